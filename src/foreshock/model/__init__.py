@@ -4,6 +4,7 @@ from foreshock.model.alert import Alert, fingerprint
 from foreshock.model.blast import BlastRadius
 from foreshock.model.event import Event
 from foreshock.model.finding import Finding
+from foreshock.model.incident import Action, Incident, RootCause, Suppression
 from foreshock.model.samples import SampleBatch, Series
 from foreshock.model.topology import (
     DEFAULT_RELATION_TYPES,
@@ -14,6 +15,10 @@ from foreshock.model.topology import (
 )
 
 __all__ = [
+    "Action",
+    "Incident",
+    "RootCause",
+    "Suppression",
     "DEFAULT_RELATION_TYPES",
     "Alert",
     "BlastRadius",
