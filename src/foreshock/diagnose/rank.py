@@ -1,23 +1,30 @@
-"""Rank the root causes of an incident over the topology (a first cut: see the figures of
-`foreshock.eval.rca_sim` before relying on it).
+"""Rank the root causes of an incident over the topology.
 
 Every entity upstream of a symptom is a candidate, including those with no telemetry and no
-alert of their own (a leaf switch, an NVSwitch, a PDU). Each is scored as a noisy-OR
-explanation of what was seen:
+alert of their own (a leaf switch, an NVSwitch, a PDU). Each candidate is a hypothesis, scored
+as a log-likelihood ratio against "these symptoms are unrelated background":
 
-- every symptomatic entity it reaches is explained (weighted by the symptom's strength);
-- every *observable* entity it reaches that shows nothing counts against it (a broad
-  candidate, such as a hall, reaches many healthy things);
-- a candidate that can be observed and looks healthy counts against it too, while one that
-  cannot be observed is not blamed for its silence;
-- symptoms that come first point at their cause, and fault priors per kind break near-ties.
+- what a candidate reaches is expected to show symptoms with a probability that depends on how
+  the fault travels (spec/topology.md): power and containment take their targets outright, so
+  those show almost surely and at once; cooling, links and NVLink only degrade theirs, so many
+  stay quiet; a synchronous job's stall shows on every member whichever member failed, so those
+  symptoms confirm a cause without singling one out;
+- a symptom it reaches is evidence for it, an *observable* entity it reaches that stays quiet is
+  evidence against it, unless something that contains that entity shows a symptom (a node that
+  is down does not report its GPUs: the node's alert stands for them);
+- causes come first: the earliest symptoms are on the cause, its container or what it reaches
+  first; fault priors per kind (domain/gpu-failures.md) break near-ties, and of two equal
+  explanations the narrower one wins.
 
-The score is a log-likelihood ratio against "these are unrelated background symptoms".
+Large incidents (thousands of symptomatic entities) are ranked in two passes: a sample of the
+symptoms estimates which candidates cover most of them, and only those, with every candidate
+that has a symptom of its own among the earliest, are scored in full.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -26,14 +33,14 @@ import numpy as np
 from foreshock.model import Propagation
 from foreshock.topology import Topology
 
-# Chance that something a fault reaches shows a symptom, and that an unrelated entity does.
-# What a fault takes outright (power, containment) shows almost surely; what it only degrades
-# (cooling, links) may not.
-P_SHOW = 0.3
-P_SHOW_TOTAL = 0.9
+# Chance that an entity a fault reaches shows a symptom, by how the fault travels there, and
+# the chance that an unrelated entity shows one in the same window.
+P_TOTAL = 0.9
+P_DEGRADED = 0.3
+P_JOB = 0.9
 P_BACKGROUND = 0.01
 # Relative fault rates per kind (domain/gpu-failures.md §4: GPUs fail far more often than
-# switches, switches than power equipment). Unknown kinds get the median.
+# switches, switches than power equipment). Unknown kinds get a low default.
 PRIORS: Mapping[str, float] = {
     "gpu": 1.0,
     "node": 0.6,
@@ -49,11 +56,16 @@ PRIORS: Mapping[str, float] = {
     "cdu": 0.03,
     "crah": 0.02,
     "storage": 0.02,
+    "service": 0.1,
     "job": 0.05,
     "row": 0.001,
     "hall": 0.001,
     "site": 0.0005,
 }
+DEFAULT_PRIOR = 0.02
+JOB_LAG = 30.0  # seconds before a synchronous job's stall shows on its members (a timeout)
+FULL_CANDIDATES = 96  # candidates scored in full in a large incident
+SAMPLE = 256  # symptoms sampled to shortlist them
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +85,238 @@ class Cause:
     symptomatic: int
     evidence: tuple[str, ...] = field(default_factory=tuple)
     metric: str | None = None
+    llr: float = 0.0
+
+
+class CauseRanker:
+    """What the ranking needs from one topology, computed once: containers, how far power and
+    containment reach, and what a synchronous job's stall fans out to."""
+
+    def __init__(self, topo: Topology) -> None:
+        self.topo = topo
+        n = len(topo)
+        self.n = n
+        self.total_types = [
+            name for name, t in topo.relation_types.items() if t.propagation is Propagation.TOTAL
+        ]
+        src, dst = topo.relation_indices("contains")
+        self.container = np.full(n, -1, dtype=np.int64)
+        self.container[dst] = src
+        self.is_job = topo.kind_mask("job")
+        self.fan = _job_fan_out(topo)
+        self.fabric = _fabric_jobs(topo, self.container, self.fan)
+        self.prior = np.full(n, math.log(DEFAULT_PRIOR))
+        for kind, p in PRIORS.items():
+            self.prior[topo.kind_mask(kind)] = math.log(p)
+
+    def rank(
+        self,
+        symptoms: Sequence[Symptom],
+        observable: np.ndarray | None = None,
+        top: int = 5,
+        start: float | None = None,
+    ) -> list[Cause]:
+        topo, n = self.topo, self.n
+        first = self._first(symptoms, start)
+        if not first:
+            return []
+        idx = np.fromiter(first, np.int64, len(first))
+        sym = np.zeros(n, dtype=bool)
+        sym[idx] = True
+        weight = np.zeros(n)
+        when = np.full(n, np.inf)
+        for i, s in first.items():
+            weight[i] = s.weight
+            when[i] = s.first
+        t0 = start if start is not None else float(when[idx].min())
+        span = max(60.0, float(when[idx].max()) - t0)
+        if observable is None:
+            observable = np.zeros(n, dtype=bool)
+            for k in {topo.kind_of(s.entity) for s in first.values()}:
+                observable |= topo.kind_mask(k)
+        observable = observable | sym
+        quiet = observable & ~sym
+        fresh = sym & (when >= t0 - 60)
+        dark = self._dark(fresh, when)
+        t_fresh = float(when[fresh].min()) if fresh.any() else t0
+        candidates = self._shortlist(idx, when, t0)
+        g_total = math.log(P_TOTAL / P_BACKGROUND)
+        g_deg = math.log(P_DEGRADED / P_BACKGROUND)
+        g_job = math.log(P_JOB / P_BACKGROUND)
+        m_total = math.log((1 - P_TOTAL) / (1 - P_BACKGROUND))
+        m_deg = math.log((1 - P_DEGRADED) / (1 - P_BACKGROUND))
+        scored = []
+        for c in candidates.tolist():
+            cid = topo.id_at(c)
+            reach = np.append(topo.downstream_indices(cid), c)
+            taken = np.append(topo.downstream_indices(cid, self.total_types), c)
+            taken_mask = np.zeros(n, dtype=bool)
+            taken_mask[taken] = True
+            degraded = reach[~taken_mask[reach]]
+            spread = self._spread(reach)
+            spread = spread[~taken_mask[spread]]
+            hit_total = taken[sym[taken]]
+            hit_deg = degraded[sym[degraded]]
+            # A job member's stall explains its symptom, but only once the stall has had time
+            # to show: what appears together with the first direct symptom has another cause.
+            # Without a direct symptom of its own, a candidate cannot explain the incident's
+            # first symptom as a stall: that needs something before it.
+            direct = np.concatenate([hit_total, hit_deg])
+            direct = direct[fresh[direct]]
+            t_direct = float(when[direct].min()) if direct.size else t_fresh
+            late = spread[sym[spread] & (when[spread] >= t_direct + JOB_LAG)]
+            hit_job = np.union1d(late, hit_deg[np.isin(hit_deg, late)])
+            hit_deg = np.setdiff1d(hit_deg, hit_job)
+            ll = g_total * float(weight[hit_total].sum())
+            ll += g_deg * float(weight[hit_deg].sum()) + g_job * float(weight[hit_job].sum())
+            # A part the hypothesis takes down and that shows it (a node that is down) does not
+            # report its contents: their silence is expected, not evidence against it.
+            excused = self._under(dark & taken_mask)
+            silent_total = int((quiet[taken] & ~excused[taken]).sum())
+            silent_deg = int((quiet[degraded] & ~excused[degraded]).sum())
+            ll += m_total * silent_total + m_deg * silent_deg
+            # What a part's container reports (a node's kernel log for its GPU) is the part's,
+            # when it comes with the part's own symptom or the part has none.
+            up = int(self.container[c])
+            local = [c]
+            if up >= 0 and fresh[up] and not taken_mask[up]:
+                if not fresh[c] or abs(when[up] - when[c]) <= JOB_LAG:
+                    ll += 0.5 * g_total * float(weight[up])
+                    local.append(up)
+            ll += float(self.prior[c])
+            hits = np.concatenate([hit_total, hit_deg, hit_job, np.array(local, dtype=np.int64)])
+            times = when[hits]
+            times = times[np.isfinite(times) & (times >= t0 - 60)]
+            lead = float(np.maximum(times, t0).min()) - t0 if times.size else span
+            ll -= 2.0 * lead / span
+            ll -= 1e-4 * len(reach)  # of equal explanations, the narrower one
+            explained = len(hit_total) + len(hit_deg) + len(hit_job)
+            scored.append((ll, c, explained, silent_total + silent_deg))
+        scored.sort(key=lambda x: (-x[0], x[1]))
+        return self._causes(scored, first, sym, observable, t0, top)
+
+    def _first(self, symptoms: Sequence[Symptom], start: float | None) -> dict[int, Symptom]:
+        """Per entity: its earliest symptom of the incident and the strongest weight among
+        them. Symptoms that began well before the incident (chronic warnings, older noise) are
+        background: they count where a cause reaches them, but weakly, and never as first."""
+        t0 = start if start is not None else min((s.first for s in symptoms), default=0.0)
+        new: dict[int, list[Symptom]] = {}
+        old: dict[int, list[Symptom]] = {}
+        for s in symptoms:
+            if s.entity in self.topo:
+                bucket = new if s.first >= t0 - 60 else old
+                bucket.setdefault(self.topo.index(s.entity), []).append(s)
+        out = {}
+        for i, group in old.items():
+            if i not in new:
+                early = min(group, key=lambda s: s.first)
+                out[i] = Symptom(early.entity, early.first, 0.2 * max(s.weight for s in group),
+                                 early.source)
+        for i, group in new.items():
+            early = min(group, key=lambda s: s.first)
+            strong = max(group, key=lambda s: s.weight)
+            out[i] = Symptom(early.entity, early.first, strong.weight, early.source)
+        return out
+
+    def _dark(self, fresh: np.ndarray, when: np.ndarray) -> np.ndarray:
+        """Containers that went dark: a new symptom of their own that none of their contents
+        reported before or with it (a node that reports its GPU's error, or stalls after its
+        NIC failed, is alive; a node that is down reports nothing for its GPUs)."""
+        alive = np.zeros(self.n, dtype=bool)
+        parts = np.flatnonzero(fresh & (self.container >= 0))
+        ups = self.container[parts]
+        together = fresh[ups] & (when[parts] <= when[ups] + JOB_LAG)
+        alive[ups[together]] = True
+        return fresh & ~alive
+
+    def _under(self, mask: np.ndarray) -> np.ndarray:
+        """Entities some container of which is in `mask`."""
+        under = np.zeros(self.n, dtype=bool)
+        if not mask.any():
+            return under
+        up = self.container.copy()
+        while True:
+            live = np.flatnonzero(up >= 0)
+            if not live.size:
+                return under
+            under[live] |= mask[up[live]]
+            up[live] = self.container[up[live]]
+
+    def _spread(self, reach: np.ndarray) -> np.ndarray:
+        """The members of every synchronous job the reached entities stall."""
+        parts = [self.fan[j] for j in reach[self.is_job[reach]].tolist() if j in self.fan]
+        parts += [self.fabric[e] for e in reach.tolist() if e in self.fabric]
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(np.concatenate(parts))
+
+    def _shortlist(self, idx: np.ndarray, when: np.ndarray, t0: float) -> np.ndarray:
+        """Candidates: everything upstream of a symptom and the symptomatic themselves, cut
+        down in a large incident to those that cover most of a sample of the symptoms plus
+        those with an early symptom of their own."""
+        topo = self.topo
+        ids = topo.ids_at(idx.tolist())
+        everything = np.union1d(topo.upstream_indices(ids), idx)
+        if len(everything) <= FULL_CANDIDATES:
+            return everything
+        rng = np.random.default_rng(len(idx))
+        sample = idx if len(idx) <= SAMPLE else rng.choice(idx, SAMPLE, replace=False)
+        cover = np.zeros(self.n, dtype=np.int64)
+        for i in sample.tolist():
+            cover[topo.upstream_indices([topo.id_at(i)])] += 1
+            cover[i] += 1
+        order = np.argsort(-cover[everything], kind="stable")
+        broad = everything[order[: FULL_CANDIDATES // 2]]
+        early = idx[np.argsort(when[idx], kind="stable")[: FULL_CANDIDATES // 2]]
+        return np.union1d(broad, early)
+
+    def _causes(
+        self,
+        scored: list[tuple[float, int, int, int]],
+        first: dict[int, Symptom],
+        sym: np.ndarray,
+        observable: np.ndarray,
+        t0: float,
+        top: int,
+    ) -> list[Cause]:
+        topo = self.topo
+        best = scored[: max(top, 1) * 4]
+        logits = np.array([s[0] for s in best])
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        out = []
+        total = len(first)
+        earliest = min(s.first for s in first.values())
+        for (ll, c, hits, silent), p in zip(best[:top], probs[:top], strict=False):
+            cid = topo.id_at(c)
+            evidence = [f"explains {hits} of {total} symptomatic entities"]
+            if silent:
+                evidence.append(f"{silent} observable entities it reaches show nothing")
+            own = first.get(c)
+            if own is None:
+                evidence.append(
+                    "no alert or anomaly of its own"
+                    if observable[c]
+                    else "no telemetry of its own: inferred from what it reaches"
+                )
+            elif own.first <= max(t0, earliest) + 1:
+                evidence.append(f"its own symptom ({own.source or 'anomaly'}) came first")
+            else:
+                lag = own.first - max(t0, earliest)
+                evidence.append(f"its own symptom ({own.source or 'anomaly'}) {lag:.0f} s in")
+            metric = own.source if own is not None and own.source else None
+            out.append(Cause(cid, topo.kind_of(cid), float(p), hits, total, tuple(evidence), metric, ll))
+        return out
+
+
+_RANKERS: weakref.WeakKeyDictionary[Topology, CauseRanker] = weakref.WeakKeyDictionary()
+
+
+def ranker_for(topo: Topology) -> CauseRanker:
+    ranker = _RANKERS.get(topo)
+    if ranker is None:
+        ranker = _RANKERS[topo] = CauseRanker(topo)
+    return ranker
 
 
 def rank_causes(
@@ -83,140 +327,28 @@ def rank_causes(
     start: float | None = None,
 ) -> list[Cause]:
     """Causes ranked best first. `observable` marks entities that would show a symptom if hit
-    (those with telemetry or alerts); by default every entity that is not a switch-like silent
-    part is assumed observable only if it is symptomatic or of a kind that has symptoms."""
-    if not symptoms:
-        return []
-    n = len(topo)
-    first: dict[int, Symptom] = {}
-    for s in symptoms:
-        if s.entity not in topo:
-            continue
-        i = topo.index(s.entity)
-        if i not in first or s.first < first[i].first:
-            first[i] = Symptom(
-                s.entity, s.first, max(s.weight, first[i].weight if i in first else 0), s.source
-            )
-    if not first:
-        return []
-    sym = np.zeros(n, dtype=bool)
-    weight = np.zeros(n)
-    for i, s in first.items():
-        sym[i] = True
-        weight[i] = s.weight
-    if observable is None:
-        kinds_seen = {topo.kind_of(s.entity) for s in first.values()}
-        observable = np.zeros(n, dtype=bool)
-        for k in kinds_seen:
-            observable |= topo.kind_mask(k)
-    observable = observable | sym
-    candidates = np.union1d(
-        topo.upstream_indices([s.entity for s in first.values()]), np.flatnonzero(sym)
-    )
-    is_job = topo.kind_mask("job")
-    t0 = start if start is not None else min(s.first for s in first.values())
-    # Symptoms that began before the incident (chronic warnings, older noise) are background:
-    # they still count where a cause reaches them, but weakly, and never as "first".
-    for i, sy in first.items():
-        if sy.first < t0 - 60:
-            weight[i] *= 0.2
-    span = max(1.0, max(s.first for s in first.values()) - t0)
-    gain = math.log(P_SHOW / P_BACKGROUND)
-    miss = math.log(1 - P_SHOW)
-    miss_total = math.log(1 - P_SHOW_TOTAL)
-    outright = [n for n, t in topo.relation_types.items() if t.propagation is Propagation.TOTAL]
-    fan = _job_fan_out(topo)
-    containers = _containers(topo)
-    fabric = _fabric_jobs(topo, containers, fan)
-    scored = []
-    for c in candidates.tolist():
-        cid = topo.id_at(c)
-        reach = np.append(topo.downstream_indices(cid), c)
-        # A synchronous job's stall shows on every member (and is reported by their nodes),
-        # whichever member failed: such symptoms confirm a cause but cannot single one out.
-        spread = np.zeros(0, dtype=np.int64)
-        for j in reach[is_job[reach]].tolist():
-            if j in fan:
-                spread = np.union1d(spread, fan[j])
-        # A fabric endpoint that fails breaks the collectives of the jobs on its node.
-        for e in reach.tolist():
-            if e in fabric:
-                spread = np.union1d(spread, fabric[e])
-        spread = np.setdiff1d(spread, reach)
-        hit = reach[sym[reach]]
-        far = spread[sym[spread]]
-        silent = reach[observable[reach] & ~sym[reach]]
-        taken = np.append(topo.downstream_indices(cid, outright), c)
-        lost = taken[observable[taken] & ~sym[taken]]
-        ll = gain * float(weight[hit].sum()) + 0.2 * gain * float(weight[far].sum())
-        ll += miss * (len(silent) - len(lost)) + miss_total * len(lost)
-        # What a part's container reports (a node's kernel log for its GPU) is the part's too.
-        local = [c]
-        up = containers.get(c)
-        if up is not None and sym[up] and up not in set(hit.tolist()):
-            ll += 0.5 * gain * float(weight[up])
-            local.append(up)
-        if sym[c] and first[c].first >= t0 - 60:
-            ll += gain * float(weight[c])  # its own symptom is the most direct evidence
-        ll += math.log(PRIORS.get(topo.kind_of(cid), 0.02))
-        # Causes come first: the earliest symptom on the candidate, its container or what it
-        # reaches, against the incident's start.
-        times = [max(first[h].first, t0) for h in [*hit.tolist(), *local] if h in first]
-        lead = (min(times) - t0) if times else span
-        ll -= 2.0 * lead / span
-        ll -= 1e-4 * len(reach)  # of equal explanations, the narrower one
-        scored.append((ll, c, len(hit) + len(far), len(silent)))
-    scored.sort(key=lambda x: (-x[0], x[1]))
-    best = scored[: max(top, 1) * 4]
-    logits = np.array([s[0] for s in best])
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
-    out = []
-    total = len(first)
-    for (_, c, hits, silent), p in zip(best[:top], probs[:top], strict=False):
-        cid = topo.id_at(c)
-        kind = topo.kind_of(cid)
-        evidence = [f"explains {hits} of {total} symptomatic entities"]
-        if silent:
-            evidence.append(f"{silent} observable entities it reaches show nothing")
-        if not sym[c]:
-            evidence.append(
-                "no alert or anomaly of its own"
-                if observable[c]
-                else "no telemetry of its own: inferred from what it reaches"
-            )
-        own = first.get(c)
-        metric = own.source if own is not None else None
-        if own is not None and own.first <= t0:
-            evidence.append("its own symptom came first")
-        out.append(Cause(cid, kind, float(p), hits, total, tuple(evidence), metric))
-    return out
+    (those with telemetry or alert rules); by default, every entity of a kind that shows a
+    symptom in this incident."""
+    return ranker_for(topo).rank(symptoms, observable, top, start)
 
 
 def _job_fan_out(topo: Topology) -> dict[int, np.ndarray]:
     """For each synchronous job: its GPUs and the nodes that hold them."""
+    src, dst = topo.relation_indices("contains")
+    container = np.full(len(topo), -1, dtype=np.int64)
+    container[dst] = src
     out = {}
     for job in topo.entities("job"):
         if not job.is_sync_job:
             continue
         gpus = topo.job_gpu_indices(job.id)
-        nodes = [
-            topo.index(p.id)
-            for g in topo.ids_at(gpus.tolist())
-            for p in topo.parents(g, "contains")
-        ]
-        out[topo.index(job.id)] = np.union1d(gpus, np.array(nodes, dtype=np.int64))
+        nodes = container[gpus]
+        out[topo.index(job.id)] = np.union1d(gpus, nodes[nodes >= 0])
     return out
 
 
-def _containers(topo: Topology) -> dict[int, int]:
-    """The direct container of every contained entity."""
-    src, dst = topo.relation_indices("contains")
-    return dict(zip(dst.tolist(), src.tolist(), strict=True))
-
-
 def _fabric_jobs(
-    topo: Topology, containers: dict[int, int], fan: dict[int, np.ndarray]
+    topo: Topology, container: np.ndarray, fan: dict[int, np.ndarray]
 ) -> dict[int, np.ndarray]:
     """For every fabric endpoint (an entity a switch `connects`), what its failure stalls: the
     synchronous jobs of the node it sits in, and their members."""
@@ -227,8 +359,8 @@ def _fabric_jobs(
             node_jobs.setdefault(m, []).append(job)
     out = {}
     for e in np.unique(dst).tolist():
-        node = containers.get(e)
-        jobs = node_jobs.get(node, []) if node is not None else []
+        node = int(container[e])
+        jobs = node_jobs.get(node, []) if node >= 0 else []
         if jobs:
             out[e] = np.union1d(np.array(jobs), np.concatenate([fan[j] for j in jobs]))
     return out

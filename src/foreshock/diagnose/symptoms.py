@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
 from foreshock.diagnose.rank import Symptom
 from foreshock.model import Alert, Finding
 from foreshock.topology import Topology
@@ -38,3 +40,12 @@ def in_window(alerts: Iterable[Alert], start: float, end: float) -> list[Alert]:
         for a in alerts
         if start <= a.starts_at < end or (a.starts_at < start and (a.ends_at or 1e18) > start)
     ]
+
+
+def observable_kinds(topo: Topology, entities: Iterable[str | None]) -> np.ndarray:
+    """Mask of every entity of a kind that has shown any symptom at all (in the whole input,
+    not only the incident): such entities would show one if a fault reached them."""
+    mask = np.zeros(len(topo), dtype=bool)
+    for kind in {topo.kind_of(e) for e in entities if e is not None and e in topo}:
+        mask |= topo.kind_mask(kind)
+    return mask
