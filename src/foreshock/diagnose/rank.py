@@ -58,11 +58,13 @@ PRIORS: Mapping[str, float] = {
     "storage": 0.02,
     "service": 0.1,
     "job": 0.05,
-    "row": 0.001,
-    "hall": 0.001,
-    "site": 0.0005,
 }
+# Kinds that only group things by place: they cannot fail as a whole except through their
+# power or cooling, which are entities of their own, so they are never ranked as causes.
+GROUPING_KINDS = frozenset({"site", "hall", "row", "pod", "zone", "region"})
 DEFAULT_PRIOR = 0.02
+MISFIT = 0.25  # weight of a symptom unlike what the candidate's fault produces
+AT_ONCE = 120.0  # seconds within which what power or containment takes shows it
 JOB_LAG = 30.0  # seconds before a synchronous job's stall shows on its members (a timeout)
 FULL_CANDIDATES = 96  # candidates scored in full in a large incident
 SAMPLE = 256  # symptoms sampled to shortlist them
@@ -74,6 +76,7 @@ class Symptom:
     first: float  # when it began
     weight: float = 1.0  # how strong (severity, score)
     source: str = ""  # the alert name or metric that showed it
+    signs: frozenset[str] = frozenset()  # thermal, power, network, down, stall (signs.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,10 @@ class CauseRanker:
         self.is_job = topo.kind_mask("job")
         self.fan = _job_fan_out(topo)
         self.fabric = _fabric_jobs(topo, self.container, self.fan)
+        self.mechanism = self._mechanisms(topo)
+        self.grouping = np.zeros(n, dtype=bool)
+        for kind in GROUPING_KINDS:
+            self.grouping |= topo.kind_mask(kind)
         self.prior = np.full(n, math.log(DEFAULT_PRIOR))
         for kind, p in PRIORS.items():
             self.prior[topo.kind_mask(kind)] = math.log(p)
@@ -125,9 +132,14 @@ class CauseRanker:
         sym[idx] = True
         weight = np.zeros(n)
         when = np.full(n, np.inf)
+        signs: dict[str, np.ndarray] = {}
+        known = np.zeros(n, dtype=bool)
         for i, s in first.items():
             weight[i] = s.weight
             when[i] = s.first
+            for sign in s.signs - {"stall"}:
+                signs.setdefault(sign, np.zeros(n, dtype=bool))[i] = True
+                known[i] = True
         t0 = start if start is not None else float(when[idx].min())
         span = max(60.0, float(when[idx].max()) - t0)
         if observable is None:
@@ -137,7 +149,8 @@ class CauseRanker:
         observable = observable | sym
         quiet = observable & ~sym
         fresh = sym & (when >= t0 - 60)
-        dark = self._dark(fresh, when)
+        down = signs.get("down", np.zeros(n, dtype=bool))
+        dark = fresh & (down | (~known & self._dark(fresh, when)))
         t_fresh = float(when[fresh].min()) if fresh.any() else t0
         candidates = self._shortlist(idx, when, t0)
         g_total = math.log(P_TOTAL / P_BACKGROUND)
@@ -167,8 +180,16 @@ class CauseRanker:
             late = spread[sym[spread] & (when[spread] >= t_direct + JOB_LAG)]
             hit_job = np.union1d(late, hit_deg[np.isin(hit_deg, late)])
             hit_deg = np.setdiff1d(hit_deg, hit_job)
-            ll = g_total * float(weight[hit_total].sum())
-            ll += g_deg * float(weight[hit_deg].sum()) + g_job * float(weight[hit_job].sum())
+            # Power and containment take everything at once: what begins long after the
+            # first direct symptom was only degraded, not taken.
+            slow = hit_total[fresh[hit_total] & (when[hit_total] > t_direct + AT_ONCE)]
+            # What does not look like what this cause does (outages below a CDU, temperatures
+            # below a PDU) counts for less.
+            fits = self._fits(c, known, signs)
+            w = np.where(fits, weight, MISFIT * weight)
+            w[c] = weight[c]
+            ll = g_total * float(w[hit_total].sum()) - (g_total - g_deg) * float(w[slow].sum())
+            ll += g_deg * float(w[hit_deg].sum()) + g_job * float(weight[hit_job].sum())
             # A part the hypothesis takes down and that shows it (a node that is down) does not
             # report its contents: their silence is expected, not evidence against it.
             excused = self._under(dark & taken_mask)
@@ -176,11 +197,11 @@ class CauseRanker:
             silent_deg = int((quiet[degraded] & ~excused[degraded]).sum())
             ll += m_total * silent_total + m_deg * silent_deg
             # What a part's container reports (a node's kernel log for its GPU) is the part's,
-            # when it comes with the part's own symptom or the part has none.
+            # when it comes before or with the part's own symptom, or the part has none.
             up = int(self.container[c])
             local = [c]
             if up >= 0 and fresh[up] and not taken_mask[up]:
-                if not fresh[c] or abs(when[up] - when[c]) <= JOB_LAG:
+                if not fresh[c] or when[up] <= when[c] + JOB_LAG:
                     ll += 0.5 * g_total * float(weight[up])
                     local.append(up)
             ll += float(self.prior[c])
@@ -215,8 +236,34 @@ class CauseRanker:
         for i, group in new.items():
             early = min(group, key=lambda s: s.first)
             strong = max(group, key=lambda s: s.weight)
-            out[i] = Symptom(early.entity, early.first, strong.weight, early.source)
+            signs = frozenset().union(*(s.signs for s in group))
+            out[i] = Symptom(early.entity, early.first, strong.weight, early.source, signs)
         return out
+
+    def _fits(self, c: int, known: np.ndarray, signs: dict[str, np.ndarray]) -> np.ndarray:
+        """Entities whose symptoms are of a kind this candidate's fault produces."""
+        mech = self.mechanism[c]
+        if mech is None:
+            return np.ones(self.n, dtype=bool)
+        fits = ~known
+        for sign in mech:
+            if sign in signs:
+                fits = fits | signs[sign]
+        return fits
+
+    @staticmethod
+    def _mechanisms(topo: Topology) -> list[frozenset[str] | None]:
+        """Per entity, the signs its faults travel with along its outgoing relations; None
+        where one of them carries anything (containment, hosting, configured types)."""
+        out: list[frozenset[str] | None] = [frozenset()] * len(topo)
+        for name, rtype in topo.relation_types.items():
+            src, _ = topo.relation_indices(name)
+            for i in np.unique(src).tolist():
+                cur = out[i]
+                if cur is None:
+                    continue
+                out[i] = None if not rtype.signs else cur | frozenset(rtype.signs)
+        return [None if m is not None and not m else m for m in out]
 
     def _dark(self, fresh: np.ndarray, when: np.ndarray) -> np.ndarray:
         """Containers that went dark: a new symptom of their own that none of their contents
@@ -257,6 +304,7 @@ class CauseRanker:
         topo = self.topo
         ids = topo.ids_at(idx.tolist())
         everything = np.union1d(topo.upstream_indices(ids), idx)
+        everything = everything[~self.grouping[everything]]
         if len(everything) <= FULL_CANDIDATES:
             return everything
         rng = np.random.default_rng(len(idx))

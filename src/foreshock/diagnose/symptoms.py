@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from foreshock.diagnose.rank import Symptom
+from foreshock.diagnose.signs import classify
 from foreshock.model import Alert, Finding
 from foreshock.topology import Topology
 
@@ -20,13 +21,14 @@ def from_alerts(topo: Topology, alerts: Iterable[Alert]) -> list[Symptom]:
         if entity is None:
             continue
         weight = SEVERITY.get(a.labels.get("severity", "warning").lower(), 0.5)
-        out.append(Symptom(entity, a.starts_at, weight, a.labels.get("alertname", "")))
+        name = a.labels.get("alertname", "")
+        out.append(Symptom(entity, a.starts_at, weight, name, classify([name])))
     return out
 
 
 def from_findings(findings: Iterable[Finding]) -> list[Symptom]:
     return [
-        Symptom(f.entity, f.onset or f.raised_at, 0.5 * f.score, f.metric)
+        Symptom(f.entity, f.onset or f.raised_at, 0.5 * f.score, f.metric, classify([f.metric]))
         for f in findings
         if f.entity is not None
     ]

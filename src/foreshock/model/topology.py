@@ -27,6 +27,9 @@ class RelationType:
     name: str
     propagation: Propagation
     help: str = ""
+    # What a fault travelling this way looks like where it arrives (diagnose/signs.py names
+    # the classes); empty means anything.
+    signs: tuple[str, ...] = ()
 
 
 DEFAULT_RELATION_TYPES: Mapping[str, RelationType] = MappingProxyType(
@@ -36,17 +39,29 @@ DEFAULT_RELATION_TYPES: Mapping[str, RelationType] = MappingProxyType(
             RelationType(
                 "contains", Propagation.TOTAL, "a failure of the container takes its contents"
             ),
-            RelationType("powers", Propagation.TOTAL, "loss of power takes everything downstream"),
+            RelationType(
+                "powers",
+                Propagation.TOTAL,
+                "loss of power takes everything downstream",
+                ("power", "down"),
+            ),
             RelationType(
                 "cools",
                 Propagation.DELAYED,
                 "degraded cooling raises temperatures with a delay, then throttling, then shutdown",
+                ("thermal",),
             ),
             RelationType(
-                "connects", Propagation.DEGRADED, "link errors and flaps slow or cut the traffic"
+                "connects",
+                Propagation.DEGRADED,
+                "link errors and flaps slow or cut the traffic",
+                ("network", "down"),
             ),
             RelationType(
-                "nvlinks", Propagation.DEGRADED, "NVLink errors affect every GPU of the domain"
+                "nvlinks",
+                Propagation.DEGRADED,
+                "NVLink errors affect every GPU of the domain",
+                ("network",),
             ),
             RelationType(
                 "hosts",
