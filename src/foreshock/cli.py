@@ -251,7 +251,12 @@ def rca(
     """Diagnose the incident the alerts (or, without alerts, the strongest anomalies) describe."""
     from foreshock.detect.run import detect_files
     from foreshock.diagnose.rank import rank_causes
-    from foreshock.diagnose.symptoms import from_alerts, from_findings, in_window
+    from foreshock.diagnose.symptoms import (
+        from_alerts,
+        from_findings,
+        in_window,
+        observable_kinds,
+    )
     from foreshock.ingest.alertmanager import AlertPayloadError, parse_any
     from foreshock.sim.timefmt import parse_time, rfc3339
 
@@ -277,7 +282,8 @@ def rca(
     window = in_window(found_alerts, start - 60, start + 900)
     symptoms = from_alerts(topo, window)
     symptoms += from_findings(f for f in findings if start - 60 <= f.raised_at < start + 900)
-    causes = rank_causes(topo, symptoms, top=top, start=start - 60)
+    seen = [a.entity for a in found_alerts] + [f.entity for f in findings]
+    causes = rank_causes(topo, symptoms, observable_kinds(topo, seen), top=top, start=start - 60)
     blast = topo.blast_radius(causes[0].entity).to_json() if causes else None
     entities = len({s.entity for s in symptoms})
     doc: dict[str, Any] = {
@@ -312,6 +318,60 @@ def rca(
         )
 
 
+@app.command("incidents")
+def incidents(
+    topology: TopologyFiles,
+    alerts: Annotated[Path, typer.Option("--alerts", help="Alerts file (JSON).")],
+    telemetry: Annotated[
+        list[Path] | None, typer.Option("--telemetry", help="Telemetry file (repeat for several).")
+    ] = None,
+    events: Annotated[
+        list[Path] | None, typer.Option("--events", help="Kernel log with XID/SXID lines.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Correlate every alert (and, with telemetry, every anomaly) into incidents, each
+    diagnosed."""
+    from foreshock.correlate import correlate
+    from foreshock.detect.run import detect_files
+    from foreshock.ingest.alertmanager import AlertPayloadError, parse_any
+    from foreshock.sim.timefmt import rfc3339
+
+    topo = _load(topology)
+    try:
+        found = parse_any(json.loads(alerts.read_text(encoding="utf-8")), topo.map_labels)
+    except (OSError, ValueError, AlertPayloadError) as exc:
+        _fail(f"{alerts}: {exc}")
+    findings = detect_files(topo, telemetry or [], events or []) if telemetry or events else []
+    anomalies = [f for f in findings if f.kind in ("anomaly", "prediction")]
+    result = correlate(topo, found, anomalies)
+    if as_json:
+        doc = {
+            "alerts": len({a.fingerprint for a in found}),
+            "incidents": [inc.to_json() for inc in result],
+        }
+        sys.stdout.write(json.dumps(doc) + "\n")
+        return
+    table = Table(
+        title=f"{len(result)} incidents from {len({a.fingerprint for a in found})} alerts"
+    )
+    for col in ("id", "start", "alerts", "suppressed", "root cause", "score", "GPUs", "status"):
+        table.add_column(col)
+    for inc in result:
+        top_cause = inc.root_causes[0] if inc.root_causes else None
+        table.add_row(
+            inc.id,
+            rfc3339(inc.start),
+            str(len(inc.alerts)),
+            str(len(inc.suppressed)),
+            top_cause.entity if top_cause else "-",
+            f"{top_cause.score:.2f}" if top_cause else "-",
+            str(inc.blast_radius.gpus) if inc.blast_radius else "0",
+            inc.status,
+        )
+    out.print(table)
+
+
 # --- eval -----------------------------------------------------------------------------------
 
 eval_app = typer.Typer(
@@ -333,21 +393,43 @@ def _dataset_path(name: str, path: Path | None) -> Path:
 
 @eval_app.command("rca")
 def eval_rca(
-    dataset: Annotated[str, typer.Option(help="sim (petshop and rcd-sockshop: not yet).")],
+    dataset: Annotated[str, typer.Option(help="sim, petshop or rcd-sockshop.")],
+    path: Annotated[Path | None, typer.Option(help="The dataset's folder.")] = None,
+    split: Annotated[
+        str, typer.Option(help="petshop: train, test or all (rcd-sockshop has no split).")
+    ] = "all",
     seed: Annotated[int, typer.Option(help="sim: first seed of the scenarios.")] = 0,
     cases: Annotated[int, typer.Option(min=1, help="sim: scenarios, one fault each.")] = 34,
     as_json: JsonFlag = False,
 ) -> None:
-    """Score root-cause ranking: AC@1, AC@3 and Avg@5, per fault kind."""
-    if dataset != "sim":
-        _fail(f"the {dataset!r} evaluation is not built yet; only sim is")
-    from foreshock.eval.rca_sim import evaluate_rca_sim
+    """Score root-cause ranking: AC@1, AC@3 and Avg@5, per group."""
+    if dataset == "sim":
+        from foreshock.eval.rca_sim import evaluate_rca_sim
 
-    with _progress(transient=True) as progress:
-        task = progress.add_task("simulating and diagnosing", total=cases)
-        result = evaluate_rca_sim(
-            cases, seed, progress=lambda d, t: progress.update(task, completed=d, total=t)
-        )
+        with _progress(transient=True) as progress:
+            task = progress.add_task("simulating and diagnosing", total=cases)
+            result = evaluate_rca_sim(
+                cases, seed, progress=lambda d, t: progress.update(task, completed=d, total=t)
+            )
+    elif dataset in ("petshop", "rcd-sockshop"):
+        if split not in ("train", "test", "all"):
+            _fail(f"unknown split {split!r}; choose train, test or all")
+        folder = _dataset_path(dataset, path)
+        if not folder.is_dir():
+            _fail(f"no {dataset} dataset at {folder} (give --path or set FORESHOCK_DATASETS)")
+        from foreshock.eval.rca_petshop import evaluate_petshop
+        from foreshock.eval.rca_sockshop import evaluate_sockshop
+
+        evaluate = evaluate_petshop if dataset == "petshop" else evaluate_sockshop
+        with _progress(transient=True) as progress:
+            task = progress.add_task(f"diagnosing {dataset}", total=None)
+            result = evaluate(
+                folder, split, lambda d, t: progress.update(task, completed=d, total=t)
+            )
+        if result.get("cases", 0) == 0:
+            _fail(f"no {split} cases in {folder}")
+    else:
+        _fail(f"unknown dataset {dataset!r} for rca; choose sim, petshop or rcd-sockshop")
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
         return

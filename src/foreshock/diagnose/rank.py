@@ -63,6 +63,7 @@ PRIORS: Mapping[str, float] = {
 # power or cooling, which are entities of their own, so they are never ranked as causes.
 GROUPING_KINDS = frozenset({"site", "hall", "row", "pod", "zone", "region"})
 DEFAULT_PRIOR = 0.02
+SETTLE = 300.0  # seconds for what a fault reaches to show it (`for` durations, scrapes)
 MISFIT = 0.25  # weight of a symptom unlike what the candidate's fault produces
 AT_ONCE = 120.0  # seconds within which what power or containment takes shows it
 JOB_LAG = 30.0  # seconds before a synchronous job's stall shows on its members (a timeout)
@@ -122,7 +123,12 @@ class CauseRanker:
         observable: np.ndarray | None = None,
         top: int = 5,
         start: float | None = None,
+        now: float | None = None,
+        busy: np.ndarray | None = None,
     ) -> list[Cause]:
+        """`now`, when given, is how far the incident has got: silence only counts against a
+        cause once what it reaches has had time to show (SETTLE seconds). `busy` marks
+        entities with symptoms elsewhere (other open incidents): not quiet, not evidence."""
         topo, n = self.topo, self.n
         first = self._first(symptoms, start)
         if not first:
@@ -148,6 +154,8 @@ class CauseRanker:
                 observable |= topo.kind_mask(k)
         observable = observable | sym
         quiet = observable & ~sym
+        if busy is not None:
+            quiet &= ~busy
         fresh = sym & (when >= t0 - 60)
         down = signs.get("down", np.zeros(n, dtype=bool))
         dark = fresh & (down | (~known & self._dark(fresh, when)))
@@ -195,15 +203,16 @@ class CauseRanker:
             excused = self._under(dark & taken_mask)
             silent_total = int((quiet[taken] & ~excused[taken]).sum())
             silent_deg = int((quiet[degraded] & ~excused[degraded]).sum())
-            ll += m_total * silent_total + m_deg * silent_deg
+            settled = 1.0 if now is None else min(1.0, max(0.0, now - t_direct) / SETTLE)
+            ll += settled * (m_total * silent_total + m_deg * silent_deg)
             # What a part's container reports (a node's kernel log for its GPU) is the part's,
             # when it comes before or with the part's own symptom, or the part has none.
             up = int(self.container[c])
             local = [c]
-            if up >= 0 and fresh[up] and not taken_mask[up]:
-                if not fresh[c] or when[up] <= when[c] + JOB_LAG:
-                    ll += 0.5 * g_total * float(weight[up])
-                    local.append(up)
+            reported = up >= 0 and fresh[up] and not taken_mask[up]
+            if reported and (not fresh[c] or when[up] <= when[c] + JOB_LAG):
+                ll += 0.5 * g_total * float(weight[up])
+                local.append(up)
             ll += float(self.prior[c])
             hits = np.concatenate([hit_total, hit_deg, hit_job, np.array(local, dtype=np.int64)])
             times = when[hits]
@@ -231,8 +240,9 @@ class CauseRanker:
         for i, group in old.items():
             if i not in new:
                 early = min(group, key=lambda s: s.first)
-                out[i] = Symptom(early.entity, early.first, 0.2 * max(s.weight for s in group),
-                                 early.source)
+                out[i] = Symptom(
+                    early.entity, early.first, 0.2 * max(s.weight for s in group), early.source
+                )
         for i, group in new.items():
             early = min(group, key=lambda s: s.first)
             strong = max(group, key=lambda s: s.weight)
@@ -304,7 +314,7 @@ class CauseRanker:
         topo = self.topo
         ids = topo.ids_at(idx.tolist())
         everything = np.union1d(topo.upstream_indices(ids), idx)
-        everything = everything[~self.grouping[everything]]
+        everything = np.asarray(everything[~self.grouping[everything]], dtype=np.int64)
         if len(everything) <= FULL_CANDIDATES:
             return everything
         rng = np.random.default_rng(len(idx))
@@ -353,7 +363,9 @@ class CauseRanker:
                 lag = own.first - max(t0, earliest)
                 evidence.append(f"its own symptom ({own.source or 'anomaly'}) {lag:.0f} s in")
             metric = own.source if own is not None and own.source else None
-            out.append(Cause(cid, topo.kind_of(cid), float(p), hits, total, tuple(evidence), metric, ll))
+            out.append(
+                Cause(cid, topo.kind_of(cid), float(p), hits, total, tuple(evidence), metric, ll)
+            )
         return out
 
 

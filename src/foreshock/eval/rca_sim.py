@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from foreshock.diagnose.rank import rank_causes
-from foreshock.diagnose.symptoms import from_alerts, in_window
+from foreshock.diagnose.symptoms import from_alerts, in_window, observable_kinds
 from foreshock.ingest.alertmanager import parse_any
 from foreshock.sim.faults import FAULTS
 from foreshock.sim.fleet import FleetShape
@@ -42,7 +42,9 @@ def evaluate_rca_sim(
         with tempfile.TemporaryDirectory() as tmp:
             result = simulate(scenario, Path(tmp))
             alerts = parse_any(
-                json.loads((Path(tmp) / "alerts.json").read_text()), now=scenario.end
+                json.loads((Path(tmp) / "alerts.json").read_text()),
+                result.topology.map_labels,
+                now=scenario.end,
             )
         truth = result.injections[0].truth
         after = sorted(a.starts_at for a in alerts if a.starts_at >= truth.start)
@@ -50,7 +52,8 @@ def evaluate_rca_sim(
         if after:
             incident = in_window(alerts, after[0] - 60, after[0] + WINDOW)
             symptoms = from_alerts(result.topology, incident)
-            causes = rank_causes(result.topology, symptoms, top=5, start=after[0] - 60)
+            seen = observable_kinds(result.topology, [a.entity for a in alerts])
+            causes = rank_causes(result.topology, symptoms, seen, top=5, start=after[0] - 60)
             ids = [c.entity for c in causes]
             rank = ids.index(truth.root) + 1 if truth.root in ids else None
         ranks.append((kind, rank))

@@ -15,20 +15,20 @@ from foreshock.model.topology import (
 )
 
 __all__ = [
-    "Action",
-    "Incident",
-    "RootCause",
-    "Suppression",
     "DEFAULT_RELATION_TYPES",
+    "Action",
     "Alert",
     "BlastRadius",
     "Entity",
     "Event",
     "Finding",
+    "Incident",
     "Propagation",
     "Relation",
     "RelationType",
+    "RootCause",
     "SampleBatch",
     "Series",
+    "Suppression",
     "fingerprint",
 ]

@@ -1,0 +1,282 @@
+"""Alerts, findings and events become incidents: one per cause.
+
+Every alert goes to exactly one incident. In time order, each new alert (deduplicated on its
+fingerprint) joins the recent incident whose current top cause explains its entity (reaches it
+along propagation relations, or stalls the synchronous job it belongs to); failing that, the
+incident whose causes, re-ranked with the new symptom, explain both it and most of what the
+incident held (two NICs under one leaf switch become one incident about the switch); failing
+that, it starts an incident of its own. Two faults that overlap in time stay apart because
+neither's cause explains the other's symptoms. An incident resolves when all of its alerts
+have, and reopens if one fires again soon after.
+
+Decisions depend only on the order of the alerts, never on how they were batched: feeding them
+one by one in time order (the service) or all at once (`foreshock incidents`) gives the same
+incidents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from foreshock.correlate.group import Group, Member
+from foreshock.correlate.render import render
+from foreshock.diagnose.rank import CauseRanker, Symptom, ranker_for
+from foreshock.diagnose.signs import classify
+from foreshock.diagnose.symptoms import SEVERITY
+from foreshock.model import Alert, Finding, Incident
+from foreshock.topology import Topology
+
+WINDOW = 600.0  # an incident takes new alerts for this long after its latest one began
+REOPEN = 300.0  # a resolved incident reopens if one of its alerts fires again this soon
+SHARE = 0.5  # a re-ranked cause must explain this share of an incident's entities to merge
+
+
+class Correlator:
+    def __init__(self, topo: Topology, window: float = WINDOW, reopen: float = REOPEN) -> None:
+        self.topo = topo
+        self.ranker: CauseRanker = ranker_for(topo)
+        self.window = window
+        self.reopen = reopen
+        self.groups: list[Group] = []
+        self.by_key: dict[str, Group] = {}
+        self.observable = np.zeros(len(topo), dtype=bool)
+        self._kinds: set[str] = set()
+        self._built: dict[int, Incident] = {}
+        self._count = 0
+        self._seen_version = 0  # bumps when a new kind becomes observable
+        self._rendered: dict[int, int] = {}  # group → the version it was rendered with
+
+    # --- input --------------------------------------------------------------------------
+
+    def feed(self, alerts: Iterable[Alert] = (), findings: Iterable[Finding] = ()) -> list[str]:
+        """Take alerts and findings (in any order within the call; they are placed in time
+        order) and return the ids of the incidents they created or changed."""
+        items: list[tuple[float, str, Member]] = []
+        for a in alerts:
+            items.append((a.starts_at, a.fingerprint, self._alert_member(a)))
+        for f in findings:
+            m = self._finding_member(f)
+            items.append((m.start, m.key, m))
+        items.sort(key=lambda x: (x[0], x[1]))
+        changed = []
+        for _, _, member in items:
+            g = self._place(member)
+            if g is not None:
+                changed.append(f"inc-{g.number}")
+        return sorted(set(changed), key=lambda s: int(s[4:]))
+
+    def _alert_member(self, a: Alert) -> Member:
+        entity = a.entity or self.topo.map_labels(a.labels)
+        if entity is not None:
+            self._see(entity)
+        name = a.labels.get("alertname", "")
+        weight = SEVERITY.get(a.labels.get("severity", "warning").lower(), 0.5)
+        symptom = (
+            Symptom(entity, a.starts_at, weight, name, classify([name]))
+            if entity is not None
+            else None
+        )
+        end = a.ends_at if a.status == "resolved" else None
+        xid = a.labels.get("xid", "")
+        return Member(
+            a.fingerprint,
+            entity,
+            a.starts_at,
+            end,
+            symptom,
+            True,
+            int(xid) if xid.isdigit() else None,
+            name,
+        )
+
+    def _finding_member(self, f: Finding) -> Member:
+        key = f"finding:{f.kind}:{f.detector}:{f.entity}:{f.metric}"
+        start = f.onset if f.onset is not None else f.raised_at
+        symptom = None
+        if f.entity is not None and f.entity in self.topo:
+            self._see(f.entity)
+            symptom = Symptom(f.entity, start, 0.5 * f.score, f.metric, classify([f.metric]))
+        return Member(key, f.entity, start, None, symptom, False, None, f.metric)
+
+    def _see(self, entity: str) -> None:
+        if entity in self.topo:
+            kind = self.topo.kind_of(entity)
+            if kind not in self._kinds:
+                self._kinds.add(kind)
+                self.observable |= self.topo.kind_mask(kind)
+                self._seen_version += 1
+
+    # --- placement ----------------------------------------------------------------------
+
+    def _place(self, m: Member) -> Group | None:
+        known = self.by_key.get(m.key)
+        if known is not None:
+            return self._update(known, m)
+        if not m.is_alert and m.key.startswith("finding:prediction"):
+            # A prediction enriches the incident it falls into; alone it is not an incident.
+            g = self._join_existing(m)
+            if g is not None:
+                self.by_key[m.key] = g
+            return g
+        g = self._join_existing(m) or self._new(m)
+        self.by_key[m.key] = g
+        return g
+
+    def _update(self, g: Group, m: Member) -> Group | None:
+        old = g.members[m.key]
+        if old.end == m.end:
+            return None
+        g.members[m.key] = replace(old, end=m.end)
+        g.changed = True
+        return g
+
+    def _active(self, t: float) -> list[Group]:
+        out = []
+        for g in reversed(self.groups):
+            if g.last < t - self.window:
+                continue
+            end = g.end
+            if end is None or end >= t - self.reopen:
+                out.append(g)
+        return out
+
+    def _join_existing(self, m: Member) -> Group | None:
+        if m.entity is None or m.entity not in self.topo:
+            return self._join_unmapped(m)
+        i = self.topo.index(m.entity)
+        active = self._active(m.start)
+        for g in active:
+            if m.entity in g.entities:
+                g.add(m)
+                return g
+        for g in active:
+            if self._ensure_ranked(g, m.start):
+                self._absorb(g, active)
+            if g.reach is not None and g.reach[i]:
+                g.add(m)
+                return g
+        for g in active:
+            if not g.entities or g.reach is None:
+                continue
+            trial = [*g.symptoms(), *([m.symptom] if m.symptom else [])]
+            busy = self._busy(active, g)
+            causes = self.ranker.rank(trial, self.observable, top=5, start=g.start - 60, busy=busy)
+            if not causes:
+                continue
+            reach = self._explains(causes[0].entity)
+            inside = sum(reach[self.topo.index(e)] for e in g.entities if e in self.topo)
+            if reach[i] and inside >= SHARE * len(g.entities):
+                g.add(m)
+                g.causes, g.reach, g.ranked_at = causes, reach, len(g.entities)
+                self._absorb(g, active)
+                return g
+        return None
+
+    def _busy(self, active: list[Group], but: Group) -> np.ndarray:
+        """Entities with symptoms in the other recent incidents."""
+        mask = np.zeros(len(self.topo), dtype=bool)
+        for h in active:
+            if h is not but:
+                for e in h.entities:
+                    if e in self.topo:
+                        mask[self.topo.index(e)] = True
+        return mask
+
+    def _absorb(self, g: Group, active: list[Group]) -> None:
+        """Once a group's cause has grown to explain other recent groups (the PDU behind two
+        racks that each started an incident), they become one."""
+        assert g.reach is not None
+        for h in active:
+            if h is g or not h.entities:
+                continue
+            inside = sum(g.reach[self.topo.index(e)] for e in h.entities if e in self.topo)
+            if inside >= SHARE * len(h.entities):
+                for key, member in h.members.items():
+                    g.add(member)
+                    self.by_key[key] = g
+                h.members.clear()
+                h.entities.clear()
+                self.groups.remove(h)
+                self._built.pop(h.number, None)
+
+    def _join_unmapped(self, m: Member) -> Group | None:
+        """Alerts that name no known entity group with each other by name, never with
+        mapped ones: nothing says what they are symptoms of."""
+        name = m.name
+        for g in self._active(m.start):
+            if not g.entities and g.extra_name == name:
+                g.add(m)
+                return g
+        return None
+
+    def _new(self, m: Member) -> Group:
+        self._count += 1
+        g = Group(number=self._count, start=m.start, last=m.start)
+        g.extra_name = m.name if m.entity is None or m.entity not in self.topo else ""
+        g.add(m)
+        self.groups.append(g)
+        return g
+
+    def _ensure_ranked(self, g: Group, now: float) -> bool:
+        if not (g.entities and g.needs_ranking()):
+            return False
+        g.causes = self.ranker.rank(
+            g.symptoms(),
+            self.observable,
+            top=5,
+            start=g.start - 60,
+            busy=self._busy(self._active(now), g),
+        )
+        g.reach = self._explains(g.causes[0].entity) if g.causes else None
+        g.ranked_at = len(g.entities)
+        return g.reach is not None
+
+    def _explains(self, cause: str) -> np.ndarray:
+        """What a cause explains: what it reaches, the members of the synchronous jobs it
+        stalls, and its container (whose logs report it)."""
+        topo = self.topo
+        c = topo.index(cause)
+        reach = np.append(topo.downstream_indices(cause), c)
+        mask = np.zeros(len(topo), dtype=bool)
+        mask[reach] = True
+        mask[self.ranker._spread(reach)] = True
+        up = int(self.ranker.container[c])
+        if up >= 0:
+            mask[up] = True
+        return mask
+
+    # --- output -------------------------------------------------------------------------
+
+    def incidents(self) -> list[Incident]:
+        """Every incident, diagnosed with all it holds now."""
+        out = []
+        for g in self.groups:
+            stale = self._rendered.get(g.number) != self._seen_version
+            if g.changed or stale or g.number not in self._built:
+                if g.entities:
+                    g.causes = self.ranker.rank(
+                        g.symptoms(), self.observable, top=5, start=g.start - 60
+                    )
+                    g.reach = self._explains(g.causes[0].entity) if g.causes else None
+                    g.ranked_at = len(g.entities)
+                self._built[g.number] = render(self.topo, g)
+                self._rendered[g.number] = self._seen_version
+                g.changed = False
+            out.append(self._built[g.number])
+        return out
+
+    def incident(self, incident_id: str) -> Incident | None:
+        n = int(incident_id.removeprefix("inc-"))
+        return next((i for i in self.incidents() if i.id == f"inc-{n}"), None)
+
+
+def correlate(
+    topo: Topology, alerts: Sequence[Alert], findings: Sequence[Finding] = ()
+) -> list[Incident]:
+    """Batch: every alert and finding, in time order, through one correlator."""
+    c = Correlator(topo)
+    c.feed(alerts, findings)
+    return c.incidents()

@@ -1,0 +1,89 @@
+"""An incident as the rest of Foreshock sees it: members, suppressed symptoms and why, causes,
+blast radius and what to do."""
+
+from __future__ import annotations
+
+from foreshock.correlate.group import Group
+from foreshock.diagnose.actions import recommend
+from foreshock.model import Action, Incident, RootCause, Suppression
+from foreshock.topology import Topology
+
+# Below this score the top cause is a guess: its symptoms stay visible.
+SUPPRESS_FROM = 0.3
+
+
+def render(topo: Topology, g: Group) -> Incident:
+    alerts = tuple(sorted(k for k, m in g.members.items() if m.is_alert))
+    findings = sum(1 for m in g.members.values() if not m.is_alert)
+    causes = tuple(RootCause(c.entity, c.kind, c.score, c.metric, c.evidence) for c in g.causes)
+    suppressed: list[Suppression] = []
+    blast = None
+    actions: tuple[Action, ...] = ()
+    title = _title(g)
+    if g.causes:
+        top = g.causes[0]
+        blast = topo.blast_radius(top.entity)
+        xids = [
+            m.xid
+            for m in g.members.values()
+            if m.xid is not None and _near(topo, top.entity, m.entity)
+        ]
+        actions = recommend(top.kind, top.entity, xids)
+        title = f"{top.entity} ({top.kind}): {len(g.entities)} entities, {len(alerts)} alerts"
+        if top.score >= SUPPRESS_FROM:
+            for key in alerts:
+                m = g.members[key]
+                if m.entity is None or m.entity == top.entity:
+                    continue
+                suppressed.append(Suppression(key, because(topo, top.entity, m.entity), top.entity))
+    return Incident(
+        id=f"inc-{g.number}",
+        start=g.start,
+        alerts=alerts,
+        entities=tuple(sorted(g.entities)),
+        suppressed=tuple(suppressed),
+        findings=findings,
+        root_causes=causes,
+        blast_radius=blast,
+        actions=actions,
+        end=g.end,
+        title=title,
+        updated=g.last,
+    )
+
+
+def because(topo: Topology, cause: str, entity: str) -> str:
+    """`symptom of cdu-2 (cools dc1/h1/r07)`: the first step of the way the fault travelled."""
+    if entity not in topo:
+        return f"symptom of {cause}"
+    chain = topo.explain(cause, entity)
+    if chain:
+        first = chain[0]
+        via = f"{first.type} {first.target}"
+        if len(chain) > 1:
+            via += f", {len(chain) - 1} more step{'s' if len(chain) > 2 else ''} to {entity}"
+        return f"symptom of {cause} ({via})"
+    if chain is None:
+        for p in topo.parents(cause, "contains"):
+            if p.id == entity:
+                return f"symptom of {cause} (reported by its container {entity})"
+        return f"symptom of {cause} (stalls a synchronous job that {entity} runs)"
+    return f"symptom of {cause}"
+
+
+def _near(topo: Topology, cause: str, entity: str | None) -> bool:
+    """The entity is the cause, contains it, or is contained by it (XIDs of a GPU are logged
+    by its node)."""
+    if entity is None or entity not in topo:
+        return False
+    if entity == cause:
+        return True
+    return any(p.id == entity for p in topo.parents(cause, "contains")) or any(
+        p.id == cause for p in topo.parents(entity, "contains")
+    )
+
+
+def _title(g: Group) -> str:
+    if g.entities:
+        return f"{len(g.entities)} entities, {len(g.members)} alerts"
+    return f"unmapped: {g.extra_name}"

@@ -1,0 +1,158 @@
+"""Correlation on a small hand-made fleet whose right answers are known."""
+
+from __future__ import annotations
+
+import pytest
+
+from foreshock.correlate import Correlator, correlate
+from foreshock.model import Alert, Entity, Relation, fingerprint
+from foreshock.topology import Topology
+
+
+@pytest.fixture
+def fleet() -> Topology:
+    """A UPS feeds two PDUs, each two racks of two nodes with two GPUs and a NIC on one leaf;
+    synchronous job A runs on PDU 0's GPUs, job B on PDU 1's."""
+    e = [Entity("ups", "ups"), Entity("leaf", "switch")]
+    e += [Entity("jobA", "job", {"sync": "true"}), Entity("jobB", "job", {"sync": "true"})]
+    r = []
+    for p in range(2):
+        e.append(Entity(f"pdu{p}", "pdu"))
+        r.append(Relation("ups", f"pdu{p}", "powers"))
+        for k in range(2):
+            rack = f"r{p}{k}"
+            e.append(Entity(rack, "rack"))
+            r.append(Relation(f"pdu{p}", rack, "powers"))
+            for n in range(2):
+                node = f"{rack}n{n}"
+                e += [Entity(node, "node"), Entity(f"{node}nic", "nic")]
+                r += [
+                    Relation(rack, node, "contains"),
+                    Relation(node, f"{node}nic", "contains"),
+                    Relation("leaf", f"{node}nic", "connects"),
+                ]
+                for g in range(2):
+                    gpu = f"{node}g{g}"
+                    e.append(Entity(gpu, "gpu"))
+                    r += [
+                        Relation(node, gpu, "contains"),
+                        Relation(gpu, "jobA" if p == 0 else "jobB", "hosts"),
+                    ]
+    return Topology(e, r)
+
+
+def alert(
+    name: str,
+    entity: str,
+    at: float,
+    end: float | None = None,
+    severity: str = "critical",
+    **extra: str,
+) -> Alert:
+    labels = {"alertname": name, "entity": entity, "severity": severity, **extra}
+    return Alert(
+        fingerprint(labels),
+        labels,
+        {},
+        at,
+        end,
+        status="resolved" if end else "firing",
+        entity=entity,
+    )
+
+
+def pdu_storm(at: float = 1000.0) -> list[Alert]:
+    out = [alert("PDUOutputLoss", "pdu0", at)]
+    out += [alert("RackPowerLoss", f"r0{k}", at) for k in range(2)]
+    out += [alert("NodeDown", f"r0{k}n{n}", at + 30) for k in range(2) for n in range(2)]
+    out += [alert("JobStalled", "jobA", at + 90)]
+    return out
+
+
+def test_a_power_storm_is_one_incident_about_the_pdu(fleet: Topology) -> None:
+    incidents = correlate(fleet, pdu_storm())
+    assert len(incidents) == 1
+    inc = incidents[0]
+    assert inc.root_causes[0].entity == "pdu0"
+    assert len(inc.alerts) == 8
+    # Every alert but the PDU's own is a symptom of it, and says how the fault got there.
+    assert len(inc.suppressed) == 7
+    reasons = {s.because for s in inc.suppressed}
+    assert "symptom of pdu0 (powers r00)" in reasons
+    assert all(s.cause == "pdu0" for s in inc.suppressed)
+    assert inc.blast_radius is not None
+    assert inc.blast_radius.gpus == 8
+    assert [a.step for a in inc.actions][:1] == ["notify"]
+
+
+def test_every_alert_is_in_exactly_one_incident_and_duplicates_collapse(fleet: Topology) -> None:
+    storm = pdu_storm()
+    noise = [alert("NodeClockSkew", "r10n1", 500.0, severity="warning")]
+    incidents = correlate(fleet, storm + storm[:3] + noise)
+    members = [fp for inc in incidents for fp in inc.alerts]
+    assert sorted(members) == sorted({a.fingerprint for a in storm + noise})
+    assert len(incidents) == 2
+
+
+def test_two_overlapping_independent_faults_stay_apart(fleet: Topology) -> None:
+    storm = pdu_storm(1000.0)
+    # Meanwhile a GPU under the other PDU fails and its own job stalls.
+    gpu = [alert("GPUXidError", "r11n0g1", 1010.0, xid="48")]
+    gpu += [alert("NCCLWatchdogTimeout", f"r1{k}n{n}", 1080.0) for k in range(2) for n in range(2)]
+    gpu += [alert("JobStalled", "jobB", 1090.0)]
+    incidents = correlate(fleet, storm + gpu)
+    by_root = {i.root_causes[0].entity: i for i in incidents}
+    assert set(by_root) == {"pdu0", "r11n0g1"}
+    assert set(by_root["r11n0g1"].alerts) == {a.fingerprint for a in gpu}
+    assert [a.step for a in by_root["r11n0g1"].actions][:2] == ["drain", "gpu_reset"]
+    assert "XID 48" in by_root["r11n0g1"].actions[0].why
+
+
+def test_streaming_one_by_one_gives_the_batch_result(fleet: Topology) -> None:
+    alerts = [*pdu_storm(1000.0), alert("GPUXidError", "r11n0g1", 1010.0, xid="79")]
+    alerts += [alert("NodeClockSkew", "r10n1", 3000.0, severity="warning")]
+    batch = [i.to_json() for i in correlate(fleet, alerts)]
+    live = Correlator(fleet)
+    for a in sorted(alerts, key=lambda a: (a.starts_at, a.fingerprint)):
+        live.feed([a])
+        live.incidents()  # the service renders as it goes; that must not change decisions
+    assert [i.to_json() for i in live.incidents()] == batch
+
+
+def test_racks_that_alerted_first_merge_into_the_pdu_incident(fleet: Topology) -> None:
+    """The racks' alerts arrive before anything names the PDU: they first look like two
+    problems, then become one when the PDU explains both."""
+    alerts = [alert("RackPowerLoss", f"r0{k}", 1000.0 + k) for k in range(2)]
+    alerts += [alert("NodeDown", f"r0{k}n{n}", 1040.0) for k in range(2) for n in range(2)]
+    incidents = correlate(fleet, alerts)
+    assert len(incidents) == 1
+    assert incidents[0].root_causes[0].entity == "pdu0"
+
+
+def test_an_incident_resolves_when_all_its_alerts_have(fleet: Topology) -> None:
+    live = Correlator(fleet)
+    storm = pdu_storm()
+    changed = live.feed(storm)
+    assert changed == ["inc-1"]
+    assert live.incidents()[0].status == "open"
+    resolved = [
+        alert(a.labels["alertname"], a.labels["entity"], a.starts_at, 2000.0) for a in storm
+    ]
+    assert live.feed(resolved[:-1]) == ["inc-1"]
+    assert live.incidents()[0].status == "open"
+    live.feed(resolved[-1:])
+    inc = live.incidents()[0]
+    assert inc.status == "resolved"
+    assert inc.end == 2000.0
+
+
+def test_unmapped_alerts_group_by_name_and_never_join_mapped_ones(fleet: Topology) -> None:
+    def stray(n: int) -> Alert:
+        labels = {"alertname": "SomethingElse", "instance": f"x{n}"}
+        return Alert(fingerprint(labels), labels, {}, 1000.0 + n)
+
+    incidents = correlate(fleet, [*pdu_storm(), stray(1), stray(2)])
+    stray_incidents = [i for i in incidents if not i.entities]
+    assert len(stray_incidents) == 1
+    assert len(stray_incidents[0].alerts) == 2
+    assert stray_incidents[0].root_causes == ()
