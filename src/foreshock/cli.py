@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from foreshock import __version__
+from foreshock.act.cli import act_app, actions_command
 from foreshock.model import BlastRadius
 from foreshock.topology import Topology, TopologyError, UnknownEntityError, load_topology
 
@@ -27,6 +28,8 @@ topology_app = typer.Typer(help="Validate and inspect topology files.", no_args_
 sim_app = typer.Typer(help="The AI-factory simulator.", no_args_is_help=True)
 app.add_typer(topology_app, name="topology")
 app.add_typer(sim_app, name="sim")
+app.add_typer(act_app, name="act")
+app.command("actions")(actions_command)
 
 out = Console()
 err = Console(stderr=True)
