@@ -508,7 +508,13 @@ def serve(
         secret = mint_token(settings.token_file, f"{mint}-cli", mint)
         out.print(f"new {mint} token (shown once): {secret}", highlight=False)
     out.print(f"serving on http://{settings.host}:{settings.port}", highlight=False)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+    )
 
 
 # --- sim --------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ TABLES = {
     "incident_alerts",
     "incident_comments",
     "actions",
+    "findings",
     "audit",
 }
 

@@ -1,12 +1,15 @@
-"""The HTTP service: ingest endpoints, health probes and Foreshock's own metrics.
+"""The HTTP service: ingest endpoints, the REST API, the web UI, health probes and metrics.
 
     app = create_app(Settings.load("foreshock.yaml"))
     uvicorn.run(app, host=settings.host, port=settings.port)
 
-Every route but /healthz and /readyz needs a bearer token (see `auth`). Bodies are read with
-a limit (Content-Length is checked first, then the bytes as they stream in), and decoding and
-store writes run in the thread pool. Bad input gets a 4xx naming the problem; a 500 means a
-bug, is logged, and is counted in `foreshock_http_internal_errors_total`.
+Every route but /healthz and /readyz needs a bearer token (see `auth`) or, for the API and
+the UI, a session cookie from signing in (see `session`). The REST API is in `routes.api`,
+the UI in `routes.ui`; changes are published on `ServiceState.broadcaster` (see `stream`).
+
+Bodies are read with a limit (Content-Length is checked first, then the bytes as they stream
+in), and decoding and store writes run in the thread pool. Bad input gets a 4xx naming the
+problem; a 500 means a bug, is logged, and is counted in `foreshock_http_internal_errors_total`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from starlette.concurrency import run_in_threadpool
 
 from foreshock.api.auth import Principal, TokenStore, require
+from foreshock.api.fleetmap import LayoutCache
+from foreshock.api.health import HealthCache
 from foreshock.api.ingest import (
     IngestError,
     IngestPipeline,
@@ -35,7 +40,12 @@ from foreshock.api.ingest import (
     media_type,
 )
 from foreshock.api.metrics import render_metrics
+from foreshock.api.routes.api import add_api_routes
+from foreshock.api.routes.ui import add_ui_routes
+from foreshock.api.service import NotReady
+from foreshock.api.session import Sessions
 from foreshock.api.settings import Settings
+from foreshock.api.stream import Broadcaster
 
 log = logging.getLogger("foreshock.api")
 
@@ -44,7 +54,11 @@ _TEXT_ERROR_PATHS = (WRITE_PATH, "/api/v1/events/kmsg")
 
 
 class ServiceState:
-    """What the routes share: the pipeline once open, and request counters."""
+    """What the routes share: the pipeline once open, the change stream, caches of derived
+    views, browser sessions, and counters.
+
+    `broadcaster.publish(kind, data)` (thread-safe) reaches every SSE client; `queues` maps a
+    name to a callable giving that queue's depth, exported as `foreshock_queue_depth`."""
 
     def __init__(self, settings: Settings, pipeline: IngestPipeline | None) -> None:
         self.settings = settings
@@ -54,6 +68,11 @@ class ServiceState:
         self.internal_errors = 0
         self.in_flight = 0
         self.lock = threading.Lock()
+        self.broadcaster = Broadcaster(queue_size=settings.stream_queue_size)
+        self.health_cache = HealthCache(lambda: self.broadcaster.version)
+        self.layouts = LayoutCache()
+        self.sessions = Sessions(settings.session_ttl_seconds)
+        self.queues: dict[str, Callable[[], int]] = {}
 
     def open(self) -> None:
         try:
@@ -61,10 +80,6 @@ class ServiceState:
         except Exception as e:  # readyz reports it; the process stays up for the probes
             log.exception("could not open the topology or the state store")
             self.error = f"{type(e).__name__}: {e}"[:500]
-
-
-class NotReady(Exception):
-    pass
 
 
 def pipeline_dep(request: Request) -> IngestPipeline:
@@ -118,8 +133,14 @@ def create_app(
             if owned and state.pipeline is not None:
                 state.pipeline.close()
 
-    app = FastAPI(title="Foreshock", lifespan=lifespan)
+    app = FastAPI(
+        title="Foreshock",
+        summary="Reliability control plane for GPU clusters",
+        version=_version(),
+        lifespan=lifespan,
+    )
     app.state.service = state
+    app.state.sessions = state.sessions
     if tokens is None:
         token_file = settings.token_file
         tokens = (
@@ -145,7 +166,18 @@ def create_app(
     app.state.on_denied = on_denied
     _install_handlers(app, state)
     _add_routes(app, state)
+    add_api_routes(app)
+    add_ui_routes(app)
     return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("foreshock")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0"
 
 
 def _install_handlers(app: FastAPI, state: ServiceState) -> None:
@@ -182,6 +214,24 @@ def _install_handlers(app: FastAPI, state: ServiceState) -> None:
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
 
+# What an ingest route may answer besides success, for the OpenAPI schema.
+_INGEST_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text}
+    for code, text in (
+        (400, "Malformed body"),
+        (401, "No valid bearer token"),
+        (403, "Role may not post data"),
+        (413, "Body too large"),
+        (415, "Unsupported content type or encoding"),
+        (422, "Well-formed but not acceptable"),
+        (503, "Not ready: the topology or store is not open"),
+    )
+}
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: _INGEST_ERRORS[code] for code in (401, 403, 503)
+}
+
+
 def _add_routes(app: FastAPI, state: ServiceState) -> None:
     limit = state.settings.max_body_bytes
     ingest = Depends(require("ingest"))
@@ -196,7 +246,7 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
             p.reject(source, e.status)
             raise
 
-    @app.post(WRITE_PATH, status_code=204, dependencies=[ingest])
+    @app.post(WRITE_PATH, status_code=204, dependencies=[ingest], responses=_INGEST_ERRORS)
     async def remote_write(request: Request, p: IngestPipeline = ready) -> Response:
         """Prometheus remote_write 1.0 (snappy-compressed protobuf)."""
         body = await body_of(request, "remote_write", p)
@@ -206,7 +256,7 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
         )
         return Response(status_code=204)
 
-    @app.post("/v1/metrics", dependencies=[ingest])
+    @app.post("/v1/metrics", dependencies=[ingest], responses=_INGEST_ERRORS)
     async def otlp_metrics(request: Request, p: IngestPipeline = ready) -> Response:
         """OTLP/HTTP metrics, protobuf or JSON; answers an empty ExportMetricsServiceResponse
         in the request's encoding."""
@@ -231,9 +281,11 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
         await run_in_threadpool(
             _audit, p, who, request, "accepted", {"alerts": result.received, "new": result.new}
         )
+        if result.new or result.changed:
+            state.broadcaster.publish("alerts", {"new": result.new, "changed": result.changed})
         return result
 
-    @app.post("/api/v1/alerts/alertmanager")
+    @app.post("/api/v1/alerts/alertmanager", responses=_INGEST_ERRORS)
     async def alertmanager_webhook(
         request: Request, who: Principal = ingest, p: IngestPipeline = ready
     ) -> dict[str, int]:
@@ -241,7 +293,7 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
         result = await alerts(request, p, "webhook", who)
         return _as_dict(result)
 
-    @app.post("/api/v2/alerts")
+    @app.post("/api/v2/alerts", responses=_INGEST_ERRORS)
     async def api_v2_alerts(
         request: Request, who: Principal = ingest, p: IngestPipeline = ready
     ) -> Response:
@@ -250,7 +302,7 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
         await alerts(request, p, "api-v2", who)
         return Response(status_code=200)
 
-    @app.post("/api/v1/events/kmsg")
+    @app.post("/api/v1/events/kmsg", responses=_INGEST_ERRORS)
     async def kmsg(
         request: Request, who: Principal = ingest, p: IngestPipeline = ready
     ) -> dict[str, int]:
@@ -258,9 +310,11 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
         body = await body_of(request, "kmsg", p)
         result = await run_in_threadpool(p.ingest_kmsg, body, request.headers.get("content-type"))
         await run_in_threadpool(_audit, p, who, request, "accepted", {"events": result.stored})
+        if result.stored:
+            state.broadcaster.publish("events", {"stored": result.stored})
         return {"parsed": result.parsed, "skipped": result.skipped}
 
-    @app.get("/api/v1/ingest/stats", dependencies=[viewer])
+    @app.get("/api/v1/ingest/stats", dependencies=[viewer], responses=_READ_ERRORS)
     async def ingest_stats(p: IngestPipeline = ready) -> dict[str, Any]:
         """Per-source counters: samples, series, unmapped, refused, skipped by reason."""
         return await run_in_threadpool(p.stats)
@@ -269,14 +323,19 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: {"description": "Not ready yet"}})
     async def readyz() -> Response:
         if state.pipeline is not None:
             return JSONResponse({"status": "ready"})
         detail = state.error or "opening the topology and the state store"
         return JSONResponse({"status": "not ready", "detail": detail}, status_code=503)
 
-    @app.get("/metrics", dependencies=[scraper])
+    @app.get(
+        "/metrics",
+        dependencies=[scraper],
+        responses={**_READ_ERRORS, 200: {"content": {"text/plain": {}}}},
+        response_class=PlainTextResponse,
+    )
     async def metrics() -> Response:
         text = await run_in_threadpool(render_metrics, state)
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")

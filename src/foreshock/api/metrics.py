@@ -73,9 +73,23 @@ def render_metrics(state: ServiceState) -> str:
         "Requests that ended in an unexpected error (a bug): 500.",
         [({}, float(internal))],
     )
+    _queues(w, state)
     p = state.pipeline
     if p is None:
         return w.text()
+    counts = p.store.incident_status_counts()
+    w.family(
+        "foreshock_incidents",
+        "gauge",
+        "Incidents by status (open and acknowledged ones are the open work).",
+        [({"status": s}, float(n)) for s, n in sorted(counts.items())],
+    )
+    w.family(
+        "foreshock_incidents_open",
+        "gauge",
+        "Incidents not resolved (open or acknowledged).",
+        [({}, float(counts.get("open", 0) + counts.get("acknowledged", 0)))],
+    )
     stats = p.stats()
     sources = stats["sources"]
 
@@ -177,3 +191,45 @@ def render_metrics(state: ServiceState) -> str:
         [({}, stats["hot_window"]["memory_bytes"])],
     )
     return w.text()
+
+
+def _queues(w: _Writer, state: ServiceState) -> None:
+    b = state.broadcaster
+    depths = b.depths()
+    queues: list[Sample] = [({"queue": "stream"}, float(sum(depths)))]
+    for name, depth in sorted(state.queues.items()):
+        try:
+            queues.append(({"queue": name}, float(depth())))
+        except Exception:  # a queue that cannot tell is left out, not a failed scrape
+            continue
+    w.family(
+        "foreshock_queue_depth",
+        "gauge",
+        "Items waiting per queue (stream: events not yet sent to event-stream clients; "
+        "others as registered by the pipeline).",
+        queues,
+    )
+    w.family(
+        "foreshock_stream_clients",
+        "gauge",
+        "Event-stream (SSE) clients connected.",
+        [({}, float(len(depths)))],
+    )
+    w.family(
+        "foreshock_stream_queue_max",
+        "gauge",
+        "Deepest event-stream client queue (its limit is stream_queue_size).",
+        [({}, float(max(depths, default=0)))],
+    )
+    w.family(
+        "foreshock_stream_published_total",
+        "counter",
+        "Changes published on the event stream.",
+        [({}, float(b.published))],
+    )
+    w.family(
+        "foreshock_stream_dropped_total",
+        "counter",
+        "Events dropped for event-stream clients too slow to keep up (they were told to resync).",
+        [({}, float(b.dropped()))],
+    )

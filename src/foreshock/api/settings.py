@@ -107,6 +107,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_series_per_request", int, 500_000, "Most series one remote_write body may hold."),
     Setting("hot_window_slots", int, 64, "Samples kept in memory per series (the hot window)."),
     Setting("max_kmsg_lines", int, 100_000, "Most kernel log lines one request may post."),
+    Setting(
+        "session_ttl_seconds",
+        int,
+        12 * 3600,
+        "How long a UI sign-in lasts, in seconds (sessions are in memory: a restart ends them).",
+    ),
+    Setting(
+        "session_cookie_secure",
+        bool,
+        False,
+        "Mark the UI session cookie Secure (sent over HTTPS only); set it behind TLS.",
+    ),
+    Setting(
+        "stream_queue_size",
+        int,
+        256,
+        "Events buffered per event-stream client; a client that falls further behind loses "
+        "them and is told to resync.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -127,6 +146,9 @@ class Settings:
     max_series_per_request: int
     hot_window_slots: int
     max_kmsg_lines: int
+    session_ttl_seconds: int
+    session_cookie_secure: bool
+    stream_queue_size: int
 
     def __init__(self, **values: Any) -> None:
         for s in SETTINGS:

@@ -86,6 +86,14 @@ BENCHES: dict[str, tuple[str, str]] = {
         "foreshock.bench.detect:bench_detect",
         "the whole detector bank over 100,000 series, 30 steps",
     ),
+    "rca": (
+        "foreshock.bench.rca:bench_rca",
+        "an incident of 10,000 alerts on a 100,000-GPU fleet: diagnose, correlate, blast radius",
+    ),
+    "ui": (
+        "foreshock.bench.ui:bench_ui",
+        "fleet map of a 100,000-GPU fleet in headless Chromium; incident list at 10,000 incidents",
+    ),
     "sim": (
         "foreshock.bench.sim:bench_sim",
         "simulate one hour of 10,000 GPUs into Parquet; live steps of 100,000 GPUs",

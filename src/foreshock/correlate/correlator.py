@@ -242,7 +242,7 @@ class Correlator:
         reach = np.append(topo.downstream_indices(cause), c)
         mask = np.zeros(len(topo), dtype=bool)
         mask[reach] = True
-        mask[self.ranker._spread(reach)] = True
+        mask[self.ranker.spread(reach)] = True
         up = int(self.ranker.container[c])
         if up >= 0:
             mask[up] = True

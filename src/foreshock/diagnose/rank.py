@@ -107,8 +107,10 @@ class CauseRanker:
         self.container = np.full(n, -1, dtype=np.int64)
         self.container[dst] = src
         self.is_job = topo.kind_mask("job")
-        self.fan = _job_fan_out(topo)
-        self.fabric = _fabric_jobs(topo, self.container, self.fan)
+        self.fan = _job_fan_out(topo, self.container)
+        self.endpoint = np.zeros(n, dtype=bool)
+        self.endpoint[topo.relation_indices("connects")[1]] = True
+        self.node_jobs = _member_jobs(n, self.fan)
         self.mechanism = self._mechanisms(topo)
         self.grouping = np.zeros(n, dtype=bool)
         for kind in GROUPING_KINDS:
@@ -174,7 +176,7 @@ class CauseRanker:
             taken_mask = np.zeros(n, dtype=bool)
             taken_mask[taken] = True
             degraded = reach[~taken_mask[reach]]
-            spread = self._spread(reach)
+            spread = self.spread(reach)
             spread = spread[~taken_mask[spread]]
             hit_total = taken[sym[taken]]
             hit_deg = degraded[sym[degraded]]
@@ -200,9 +202,9 @@ class CauseRanker:
             ll += g_deg * float(w[hit_deg].sum()) + g_job * float(weight[hit_job].sum())
             # A part the hypothesis takes down and that shows it (a node that is down) does not
             # report its contents: their silence is expected, not evidence against it.
-            excused = self._under(dark & taken_mask)
-            silent_total = int((quiet[taken] & ~excused[taken]).sum())
-            silent_deg = int((quiet[degraded] & ~excused[degraded]).sum())
+            gone = dark & taken_mask
+            silent_total = self._silent(taken, quiet, gone)
+            silent_deg = self._silent(degraded, quiet, gone)
             settled = 1.0 if now is None else min(1.0, max(0.0, now - t_direct) / SETTLE)
             ll += settled * (m_total * silent_total + m_deg * silent_deg)
             # What a part's container reports (a node's kernel log for its GPU) is the part's,
@@ -286,26 +288,44 @@ class CauseRanker:
         alive[ups[together]] = True
         return fresh & ~alive
 
-    def _under(self, mask: np.ndarray) -> np.ndarray:
-        """Entities some container of which is in `mask`."""
-        under = np.zeros(self.n, dtype=bool)
-        if not mask.any():
-            return under
-        up = self.container.copy()
+    def _silent(self, among: np.ndarray, quiet: np.ndarray, gone: np.ndarray) -> int:
+        """How many of `among` are quiet although no container of theirs is `gone`."""
+        idx = among[quiet[among]]
+        if not idx.size or not gone.any():
+            return int(idx.size)
+        excused = np.zeros(idx.size, dtype=bool)
+        up = self.container[idx]
         while True:
-            live = np.flatnonzero(up >= 0)
-            if not live.size:
-                return under
-            under[live] |= mask[up[live]]
+            live = up >= 0
+            if not live.any():
+                return int((~excused).sum())
+            excused[live] |= gone[up[live]]
             up[live] = self.container[up[live]]
 
-    def _spread(self, reach: np.ndarray) -> np.ndarray:
-        """The members of every synchronous job the reached entities stall."""
-        parts = [self.fan[j] for j in reach[self.is_job[reach]].tolist() if j in self.fan]
-        parts += [self.fabric[e] for e in reach.tolist() if e in self.fabric]
-        if not parts:
+    def spread(self, reach: np.ndarray) -> np.ndarray:
+        """The members of every synchronous job the reached entities stall: jobs reached
+        directly, and the jobs of every node whose fabric endpoint (a NIC a switch connects)
+        is reached, since a failed link breaks its node's collectives."""
+        jobs = reach[self.is_job[reach]]
+        ends = reach[self.endpoint[reach]]
+        if ends.size:
+            nodes = self.container[ends]
+            nodes = np.unique(nodes[nodes >= 0])
+            offsets, values = self.node_jobs
+            lo, hi = offsets[nodes], offsets[nodes + 1]
+            if (hi > lo).any():
+                jobs = np.concatenate(
+                    [jobs, *(values[a:b] for a, b in zip(lo, hi, strict=True) if b > a)]
+                )
+        jobs = [j for j in np.unique(jobs).tolist() if j in self.fan]
+        if not jobs:
             return np.zeros(0, dtype=np.int64)
-        return np.unique(np.concatenate(parts))
+        if len(jobs) == 1:
+            return self.fan[jobs[0]]
+        mask = np.zeros(self.n, dtype=bool)
+        for j in jobs:
+            mask[self.fan[j]] = True
+        return np.flatnonzero(mask)
 
     def _shortlist(self, idx: np.ndarray, when: np.ndarray, t0: float) -> np.ndarray:
         """Candidates: everything upstream of a symptom and the symptomatic themselves, cut
@@ -392,11 +412,8 @@ def rank_causes(
     return ranker_for(topo).rank(symptoms, observable, top, start)
 
 
-def _job_fan_out(topo: Topology) -> dict[int, np.ndarray]:
+def _job_fan_out(topo: Topology, container: np.ndarray) -> dict[int, np.ndarray]:
     """For each synchronous job: its GPUs and the nodes that hold them."""
-    src, dst = topo.relation_indices("contains")
-    container = np.full(len(topo), -1, dtype=np.int64)
-    container[dst] = src
     out = {}
     for job in topo.entities("job"):
         if not job.is_sync_job:
@@ -407,20 +424,13 @@ def _job_fan_out(topo: Topology) -> dict[int, np.ndarray]:
     return out
 
 
-def _fabric_jobs(
-    topo: Topology, container: np.ndarray, fan: dict[int, np.ndarray]
-) -> dict[int, np.ndarray]:
-    """For every fabric endpoint (an entity a switch `connects`), what its failure stalls: the
-    synchronous jobs of the node it sits in, and their members."""
-    _, dst = topo.relation_indices("connects")
-    node_jobs: dict[int, list[int]] = {}
-    for job, members in fan.items():
-        for m in members.tolist():
-            node_jobs.setdefault(m, []).append(job)
-    out = {}
-    for e in np.unique(dst).tolist():
-        node = int(container[e])
-        jobs = node_jobs.get(node, []) if node >= 0 else []
-        if jobs:
-            out[e] = np.union1d(np.array(jobs), np.concatenate([fan[j] for j in jobs]))
-    return out
+def _member_jobs(n: int, fan: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """entity → the synchronous jobs it is a member of, as CSR offsets and values."""
+    if not fan:
+        return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    members = np.concatenate(list(fan.values()))
+    jobs = np.concatenate([np.full(len(m), j, dtype=np.int64) for j, m in fan.items()])
+    order = np.argsort(members, kind="stable")
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(members, minlength=n), out=offsets[1:])
+    return offsets, jobs[order]

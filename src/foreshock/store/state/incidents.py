@@ -7,9 +7,9 @@ resolved incident reopened (→ open, which clears the acknowledgement and the r
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from foreshock.store.state.base import (
@@ -19,8 +19,10 @@ from foreshock.store.state.base import (
     StoreBase,
     _Unset,
     chunks,
+    one_or_many,
 )
 from foreshock.store.state.models import (
+    INCIDENT_STATUSES,
     AlertRow,
     IncidentAlertRow,
     IncidentCommentRow,
@@ -60,6 +62,7 @@ class IncidentStore(StoreBase):
             resolved_at=None,
             created_at=at,
             updated_at=at,
+            root_entity=root_entity(root_causes),
         )
         with self.writer.begin() as session:
             session.add(row)
@@ -99,6 +102,7 @@ class IncidentStore(StoreBase):
                 row.ended_at = ended_at
             if root_causes is not None:
                 row.root_causes = list(root_causes)
+                row.root_entity = root_entity(root_causes)
             if blast_radius is not None:
                 row.blast_radius = dict(blast_radius)
             if suppressed is not None:
@@ -155,24 +159,41 @@ class IncidentStore(StoreBase):
         fingerprint: str | None = None,
         limit: int = 50,
         before: int | None = None,
+        entity: str | Collection[str] | None = None,
+        text: str | None = None,
     ) -> list[IncidentRow]:
-        """Newest first; `since` bounds updated_at; page on with `before` = the last id seen.
+        """Newest first; `since` bounds updated_at; page on with `before` = the last id seen;
+        `entity` matches the top root cause's entity, `text` a substring of the title.
         Alerts and comments are not loaded: use `incident(id)` for those."""
         stmt = select(IncidentRow).order_by(IncidentRow.id.desc()).limit(limit)
-        if status is not None:
-            statuses = [status] if isinstance(status, str) else list(status)
-            stmt = stmt.where(IncidentRow.status.in_(statuses))
-        if since is not None:
-            stmt = stmt.where(IncidentRow.updated_at >= since)
-        if fingerprint is not None:
-            linked = exists().where(
-                IncidentAlertRow.incident_id == IncidentRow.id,
-                IncidentAlertRow.fingerprint == fingerprint,
-            )
-            stmt = stmt.where(linked)
+        stmt = _filtered(stmt, status, since, fingerprint, entity, text)
         if before is not None:
             stmt = stmt.where(IncidentRow.id < before)
         return self.all(stmt)
+
+    def count_incidents(
+        self,
+        *,
+        status: str | Collection[str] | None = None,
+        since: float | None = None,
+        fingerprint: str | None = None,
+        entity: str | Collection[str] | None = None,
+        text: str | None = None,
+    ) -> int:
+        """How many incidents `incidents` would list without a limit."""
+        stmt = _filtered(
+            select(func.count()).select_from(IncidentRow), status, since, fingerprint, entity, text
+        )
+        with self.reader() as session:
+            return int(session.scalar(stmt) or 0)
+
+    def incident_status_counts(self) -> dict[str, int]:
+        """Incidents per status (every status present, zero if none)."""
+        stmt = select(IncidentRow.status, func.count()).group_by(IncidentRow.status)
+        counts = dict.fromkeys(INCIDENT_STATUSES, 0)
+        with self.reader() as session:
+            counts.update({str(s): int(n) for s, n in session.execute(stmt)})
+        return counts
 
     def _get(self, incident_id: int) -> IncidentRow:
         row = self.incident(incident_id)
@@ -204,3 +225,42 @@ def _lock(session: Session, incident_id: int) -> IncidentRow:
     if row is None:
         raise NotFound(f"no incident {incident_id}")
     return row
+
+
+def root_entity(root_causes: Sequence[Any]) -> str | None:
+    """The entity of the top-ranked cause, if the first cause is a mapping that names one."""
+    if root_causes and isinstance(root_causes[0], Mapping):
+        entity = root_causes[0].get("entity")
+        return str(entity) if entity is not None else None
+    return None
+
+
+S = TypeVar("S", bound=Select[Any])
+
+
+def _filtered(
+    stmt: S,
+    status: str | Collection[str] | None,
+    since: float | None,
+    fingerprint: str | None,
+    entity: str | Collection[str] | None,
+    text: str | None,
+) -> S:
+    if status is not None:
+        statuses = [status] if isinstance(status, str) else list(status)
+        stmt = stmt.where(IncidentRow.status.in_(statuses))
+    if since is not None:
+        stmt = stmt.where(IncidentRow.updated_at >= since)
+    if fingerprint is not None:
+        linked = exists().where(
+            IncidentAlertRow.incident_id == IncidentRow.id,
+            IncidentAlertRow.fingerprint == fingerprint,
+        )
+        stmt = stmt.where(linked)
+    if entity is not None:
+        stmt = stmt.where(one_or_many(IncidentRow.root_entity, entity))
+    if text:
+        # LIKE with escaped wildcards: the text is matched literally, case-insensitively.
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(func.lower(IncidentRow.title).like(pattern.lower(), escape="\\"))
+    return stmt

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from foreshock.model import Alert, Event
+from foreshock.model import Alert, Event, Finding
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -43,6 +43,7 @@ NAMING_CONVENTION = {
 ALERT_STATUSES = ("firing", "resolved")
 INCIDENT_STATUSES = ("open", "acknowledged", "resolved")
 ACTION_MODES = ("shadow", "dry-run", "enforce")
+FINDING_STATUSES = ("open", "closed")
 
 Json = JSON().with_variant(JSONB(), "postgresql")
 Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
@@ -158,6 +159,7 @@ class IncidentRow(Base):
         CheckConstraint(_one_of("status", INCIDENT_STATUSES), name="status"),
         Index(None, "status"),
         Index(None, "updated_at"),
+        Index(None, "root_entity"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -173,6 +175,7 @@ class IncidentRow(Base):
     resolved_at: Mapped[float | None]
     created_at: Mapped[float]
     updated_at: Mapped[float]
+    root_entity: Mapped[str | None]  # the top-ranked root cause's entity, kept in step
 
     # Loaded by StateStore.incident() only; elsewhere reading them raises instead of querying.
     alerts: Mapped[list[IncidentAlertRow]] = relationship(
@@ -205,6 +208,45 @@ class IncidentCommentRow(Base):
     at: Mapped[float]
     author: Mapped[str]
     text: Mapped[str]
+
+
+class FindingRow(Base):
+    """An anomaly or prediction from detection; open until closed (it cleared, or was handled)."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", FINDING_STATUSES), name="status"),
+        Index(None, "entity"),
+        Index(None, "status"),
+        Index(None, "raised_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    entity: Mapped[str | None]
+    metric: Mapped[str]
+    raised_at: Mapped[float]
+    score: Mapped[float]
+    detector: Mapped[str]
+    predicts: Mapped[str | None]
+    onset: Mapped[float | None]
+    evidence: Mapped[str]
+    status: Mapped[str] = mapped_column(String(16))
+    closed_at: Mapped[float | None]
+    created_at: Mapped[float]
+
+    def to_finding(self) -> Finding:
+        return Finding(
+            kind=self.kind,
+            entity=self.entity,
+            metric=self.metric,
+            raised_at=self.raised_at,
+            score=self.score,
+            detector=self.detector,
+            predicts=self.predicts,
+            onset=self.onset,
+            evidence=self.evidence,
+        )
 
 
 class ActionRow(Base):

@@ -1,4 +1,4 @@
-"""StateStore: alerts, events, incidents, actions and audit, on SQLite or PostgreSQL.
+"""StateStore: alerts, events, findings, incidents, actions and audit, on SQLite or PostgreSQL.
 
 Every method is one transaction. Writers lock what they read (SELECT ... FOR UPDATE on
 PostgreSQL, BEGIN IMMEDIATE on SQLite) and take row locks in key order, so several processes
@@ -19,10 +19,11 @@ from foreshock.store.state import migrate
 from foreshock.store.state.actions import ActionStore
 from foreshock.store.state.alerts import AlertStore
 from foreshock.store.state.engine import DEFAULT_PATH, create_state_engine, state_url
+from foreshock.store.state.findings import FindingStore
 from foreshock.store.state.incidents import IncidentStore
 
 
-class StateStore(AlertStore, IncidentStore, ActionStore):
+class StateStore(AlertStore, FindingStore, IncidentStore, ActionStore):
     @classmethod
     def open(
         cls,
