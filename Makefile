@@ -28,20 +28,15 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
-# Until the live pipeline lands, the demo simulates an hour of a 1,024-GPU fleet with faults
-# drawn from the published mix, runs the detectors over it, then shows the fleet and what its
-# power and cooling reach.
+# The simulator live, feeding the real pipeline over HTTP: incidents print here as faults
+# arrive, and the UI is at the printed sign-in link. Ctrl-C stops it.
 demo: $(STAMP)
-	$(BIN)/foreshock sim generate --gpus 1024 --hours 1 --fault-count 3 --seed 7 --out $(DEMO)
-	$(BIN)/foreshock detect --topology $(DEMO)/topology.json \
-		--telemetry $(DEMO)/telemetry.parquet --events $(DEMO)/events.log
-	$(BIN)/foreshock topology show $(DEMO)/topology.json
-	$(BIN)/foreshock blast --topology $(DEMO)/topology.json --entity dc1/h1/pdu-001
-	$(BIN)/foreshock blast --topology $(DEMO)/topology.json --entity dc1/h1/row01/cdu
+	$(BIN)/foreshock demo --gpus 1024
 
 bench: $(STAMP)
 	$(BIN)/foreshock bench topology
 	$(BIN)/foreshock bench sim
+	$(BIN)/foreshock bench rca
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -517,6 +517,30 @@ def serve(
     )
 
 
+@app.command("demo")
+def demo(
+    gpus: Annotated[int, typer.Option(min=8, help="GPUs in the simulated fleet.")] = 1024,
+    duration: Annotated[
+        float, typer.Option(min=0, help="Real seconds to run (0: until Ctrl-C).")
+    ] = 0.0,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the UI and API.")] = 8080,
+    kind: FleetKind = "hgx",
+    speed: Annotated[
+        float, typer.Option(min=0.1, help="Simulated seconds per real second.")
+    ] = 10.0,
+    seed: Annotated[int, typer.Option(help="Same seed, same fleet and faults.")] = 0,
+) -> None:
+    """The simulator live, feeding the real pipeline; the UI on localhost with a sign-in link;
+    each new incident and its root cause printed here."""
+    from foreshock.demo import Demo, DemoOptions
+
+    options = DemoOptions(
+        gpus=gpus, duration=duration, port=port, speed=speed, seed=seed, kind=kind
+    )
+    count = Demo(options, lambda line: out.print(line, highlight=False, soft_wrap=True)).run()
+    out.print(f"{count} incidents", highlight=False)
+
+
 # --- sim --------------------------------------------------------------------------------------
 
 

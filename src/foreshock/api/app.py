@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -46,6 +46,11 @@ from foreshock.api.service import NotReady
 from foreshock.api.session import Sessions
 from foreshock.api.settings import Settings
 from foreshock.api.stream import Broadcaster
+
+if TYPE_CHECKING:
+    from foreshock.ingest.scrape import Scraper
+    from foreshock.model import Incident
+    from foreshock.pipeline import Pipeline
 
 log = logging.getLogger("foreshock.api")
 
@@ -73,6 +78,8 @@ class ServiceState:
         self.layouts = LayoutCache()
         self.sessions = Sessions(settings.session_ttl_seconds)
         self.queues: dict[str, Callable[[], int]] = {}
+        self.stages: Pipeline | None = None  # detect → correlate → diagnose, once attached
+        self.scraper: Scraper | None = None
 
     def open(self) -> None:
         try:
@@ -80,6 +87,36 @@ class ServiceState:
         except Exception as e:  # readyz reports it; the process stays up for the probes
             log.exception("could not open the topology or the state store")
             self.error = f"{type(e).__name__}: {e}"[:500]
+            return
+        if self.settings.pipeline:
+            self.attach(self.pipeline)
+        if self.settings.scrape_targets or self.settings.scrape_sd_urls:
+            self.scrape(self.pipeline)
+
+    def scrape(self, ingest: IngestPipeline) -> None:
+        """Scrape the configured exporters into `ingest`, as remote_write bodies arrive."""
+        from foreshock.ingest.scrape import HttpSD, JobDefaults, PipelineSink, Scraper, Target
+
+        every = self.settings.scrape_interval
+        targets = [Target(url, interval=every) for url in self.settings.scrape_targets]
+        sd = [
+            HttpSD(url, defaults=JobDefaults(interval=every))
+            for url in self.settings.scrape_sd_urls
+        ]
+        self.scraper = Scraper(PipelineSink(ingest), targets, sd)
+        self.scraper.start()
+
+    def attach(
+        self, ingest: IngestPipeline, on_incident: Callable[[Incident, bool], None] | None = None
+    ) -> Pipeline:
+        """Run detection, correlation and diagnosis behind `ingest`, publishing what they
+        find on the change stream."""
+        from foreshock.pipeline import Pipeline
+
+        stages = Pipeline(ingest, self.broadcaster.publish, on_incident=on_incident).start()
+        self.stages = stages
+        self.queues["pipeline"] = lambda: stages.depth
+        return stages
 
 
 def pipeline_dep(request: Request) -> IngestPipeline:
@@ -130,6 +167,10 @@ def create_app(
         finally:
             if opener is not None:
                 opener.join()
+            if state.scraper is not None:
+                state.scraper.stop()
+            if state.stages is not None:
+                state.stages.stop()
             if owned and state.pipeline is not None:
                 state.pipeline.close()
 

@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -35,7 +35,7 @@ from foreshock.ingest.kmsg import KmsgParser
 from foreshock.ingest.otlp import decode_otlp
 from foreshock.ingest.remote_write import RemoteWriteDecoder
 from foreshock.ingest.series import SeriesTable
-from foreshock.model import Alert
+from foreshock.model import Alert, Event, SampleBatch
 from foreshock.store.hot import HotWindow
 from foreshock.store.state import StateStore
 from foreshock.topology import Topology, load_topology
@@ -129,6 +129,12 @@ def _param(content_type: str | None, name: str) -> str:
     return ""
 
 
+class IngestListener(Protocol):
+    def on_batch(self, batch: SampleBatch) -> None: ...
+    def on_alerts(self, alerts: list[Alert]) -> None: ...
+    def on_events(self, events: list[Event]) -> None: ...
+
+
 class IngestPipeline:
     def __init__(
         self,
@@ -156,6 +162,9 @@ class IngestPipeline:
         self.resolver = EventResolver(topology, self.table)
         self.counters: dict[str, SourceCounters] = {}
         self.lock = threading.Lock()
+        # What the later stages want to hear (the pipeline's detect and correlate worker):
+        # called after the data is stored, and expected to return at once.
+        self.listeners: list[IngestListener] = []
 
     @classmethod
     def open(cls, settings: Settings) -> IngestPipeline:
@@ -265,6 +274,14 @@ class IngestPipeline:
         result: MetricsResult = self._run(OTLP, len(body), work)
         return result
 
+    def ingest_decoded(self, decoded: Decoded, source: str) -> MetricsResult:
+        """Samples already decoded (a scraped page, a file): mapped, stored and counted as
+        one request of `source`."""
+        with self.lock:
+            counters = self.source(source)
+            counters.requests += 1
+            return self._store_samples(decoded, source, counters)
+
     def _store_samples(
         self, decoded: Decoded, source: str, counters: SourceCounters
     ) -> MetricsResult:
@@ -283,6 +300,9 @@ class IngestPipeline:
         refused_now = {k: v for k, v in refused.items() if v > 0}
         counters.hot_refused.update(refused_now)
         counters.accepted += accepted
+        if len(batch):
+            for listener in self.listeners:
+                listener.on_batch(batch)
         capped = len(batch) < len(decoded)
         skipped = dict(decoded.skipped)
         if capped:
@@ -308,6 +328,8 @@ class IngestPipeline:
                 raise UnsupportedMediaType(f"alerts are JSON, got {kind[:60]!r}")
             alerts = self._parse_alerts(body, shape)
             changes = self.store.upsert_alerts(alerts, now=self.clock())
+            for listener in self.listeners:
+                listener.on_alerts(alerts)
             result = AlertsResult(
                 received=len(alerts),
                 new=len(changes.new),
@@ -360,6 +382,8 @@ class IngestPipeline:
                 events = [self.resolver.resolve(e) for e in self.kmsg.parse(lines)]
             skipped = len(lines) - len(events)
             stored = self.store.add_events(events, now=self.clock())
+            for listener in self.listeners:
+                listener.on_events(events)
             with self.lock:
                 counters.accepted += stored
                 if skipped:

@@ -126,6 +126,27 @@ SETTINGS: tuple[Setting, ...] = (
         "Events buffered per event-stream client; a client that falls further behind loses "
         "them and is told to resync.",
     ),
+    Setting(
+        "pipeline",
+        bool,
+        True,
+        "Run detection, correlation and diagnosis in this process, behind ingest (off: ingest "
+        "and the API only).",
+    ),
+    Setting(
+        "scrape_targets",
+        list,
+        [],
+        "URLs of exporters to scrape (dcgm-exporter :9400, node_exporter :9100), "
+        "comma-separated in the environment.",
+    ),
+    Setting(
+        "scrape_sd_urls",
+        list,
+        [],
+        "Prometheus http_sd endpoints that list scrape targets, re-read every minute.",
+    ),
+    Setting("scrape_interval", float, 15.0, "Seconds between scrapes of each target."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -149,6 +170,10 @@ class Settings:
     session_ttl_seconds: int
     session_cookie_secure: bool
     stream_queue_size: int
+    pipeline: bool
+    scrape_targets: list[str]
+    scrape_sd_urls: list[str]
+    scrape_interval: float
 
     def __init__(self, **values: Any) -> None:
         for s in SETTINGS:

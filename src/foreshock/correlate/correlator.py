@@ -16,6 +16,7 @@ incidents.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
@@ -32,6 +33,8 @@ from foreshock.topology import Topology
 WINDOW = 600.0  # an incident takes new alerts for this long after its latest one began
 REOPEN = 300.0  # a resolved incident reopens if one of its alerts fires again this soon
 SHARE = 0.5  # a re-ranked cause must explain this share of an incident's entities to merge
+TRIALS = 8  # incidents an unexplained alert is tried against
+COINCIDENCE = math.log(10)  # two independent faults starting together are rarer than one
 
 
 class Correlator:
@@ -46,6 +49,7 @@ class Correlator:
         self._kinds: set[str] = set()
         self._built: dict[int, Incident] = {}
         self._count = 0
+        self.merged: dict[str, str] = {}  # incident id → the incident it was merged into
         self._seen_version = 0  # bumps when a new kind becomes observable
         self._rendered: dict[int, int] = {}  # group → the version it was rendered with
 
@@ -153,27 +157,85 @@ class Correlator:
                 g.add(m)
                 return g
         for g in active:
+            if g.dead:
+                continue
             if self._ensure_ranked(g, m.start):
                 self._absorb(g, active)
             if g.reach is not None and g.reach[i]:
                 g.add(m)
                 return g
-        for g in active:
-            if not g.entities or g.reach is None:
+        if m.symptom is None:
+            return None
+        alone: float | None = None
+        # The largest recent incidents first, and only a few: in a storm that has not yet
+        # found its cause, each alert is tried against the likeliest merges, not all.
+        tried = 0
+        for g in sorted(active, key=lambda g: (-len(g.entities), -g.number)):
+            if g.dead or not g.entities or not g.causes or tried >= TRIALS:
                 continue
-            trial = [*g.symptoms(), *([m.symptom] if m.symptom else [])]
+            top = g.causes[0].entity
+            near = [e for e in self.topo.common_upstream([m.entity, top]) if e != top]
+            if not near:
+                continue
+            tried += 1
+            cands = np.array(sorted({self.topo.index(e) for e in near} | {self.topo.index(top)}))
+            cands = cands[~self.ranker.grouping[cands]]
             busy = self._busy(active, g)
-            causes = self.ranker.rank(trial, self.observable, top=5, start=g.start - 60, busy=busy)
-            if not causes:
+            rank = self.ranker.rank
+            start = g.start - 60
+            union = rank(
+                [*g.symptoms(), m.symptom],
+                self.observable,
+                len(cands),
+                start,
+                now=m.start,
+                busy=busy,
+                candidates=cands,
+            )
+            if not union or union[0].entity == top:
                 continue
-            reach = self._explains(causes[0].entity)
+            reach = self._explains(union[0].entity)
             inside = sum(reach[self.topo.index(e)] for e in g.entities if e in self.topo)
-            if reach[i] and inside >= SHARE * len(g.entities):
-                g.add(m)
-                g.causes, g.reach, g.ranked_at = causes, reach, len(g.entities)
-                self._absorb(g, active)
-                return g
+            if not reach[i] or inside < SHARE * len(g.entities):
+                continue
+            # One cause for both, against two independent ones starting together.
+            current = rank(
+                g.symptoms(),
+                self.observable,
+                1,
+                start,
+                now=m.start,
+                busy=busy,
+                candidates=np.array([self.topo.index(top)]),
+            )
+            if alone is None:
+                own = rank(
+                    [m.symptom],
+                    self.observable,
+                    1,
+                    m.start - 60,
+                    now=m.start,
+                    busy=busy,
+                    candidates=self._local(i),
+                )
+                alone = own[0].llr if own else 0.0
+            if union[0].llr <= current[0].llr + alone - COINCIDENCE:
+                continue
+            g.add(m)
+            g.causes, g.reach, g.ranked_at = union, reach, len(g.entities)
+            self._absorb(g, active)
+            return g
         return None
+
+    def _local(self, i: int) -> np.ndarray:
+        """An entity and its containers: where a symptom's own explanation lies."""
+        out = [i]
+        up = int(self.ranker.container[i])
+        while up >= 0:
+            out.append(up)
+            up = int(self.ranker.container[up])
+        idx = np.array(out, dtype=np.int64)
+        return idx[~self.ranker.grouping[idx]]
 
     def _busy(self, active: list[Group], but: Group) -> np.ndarray:
         """Entities with symptoms in the other recent incidents."""
@@ -199,6 +261,8 @@ class Correlator:
                     self.by_key[key] = g
                 h.members.clear()
                 h.entities.clear()
+                h.dead = True
+                self.merged[f"inc-{h.number}"] = f"inc-{g.number}"
                 self.groups.remove(h)
                 self._built.pop(h.number, None)
 
@@ -228,6 +292,7 @@ class Correlator:
             self.observable,
             top=5,
             start=g.start - 60,
+            now=now,
             busy=self._busy(self._active(now), g),
         )
         g.reach = self._explains(g.causes[0].entity) if g.causes else None

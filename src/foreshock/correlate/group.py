@@ -39,6 +39,7 @@ class Group:
     ranked_at: int = 0  # symptomatic entities when last ranked
     entities: set[str] = field(default_factory=set)
     changed: bool = True
+    dead: bool = False  # absorbed into another group
     extra_name: str = ""  # for incidents of unmapped alerts: the alert name they share
 
     @property

@@ -352,17 +352,13 @@ class SampleSink(Protocol):
 class PipelineSink:
     """Hands scraped pages to an `IngestPipeline` as its remote_write path stores samples:
     under the pipeline's lock, counted per source, mapped by its series table into its hot
-    window. (Uses the pipeline's `_store_samples` until it has a public method for this.)"""
+    window."""
 
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
 
     def accept(self, decoded: Decoded, source: str) -> None:
-        p = self.pipeline
-        with p.lock:
-            counters = p.source(source)
-            counters.requests += 1
-            p._store_samples(decoded, source, counters)
+        self.pipeline.ingest_decoded(decoded, source)
 
 
 @dataclass(frozen=True, slots=True)

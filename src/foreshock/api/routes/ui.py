@@ -135,15 +135,22 @@ def add_ui_routes(app: FastAPI) -> None:
         return FileResponse(UI / "static" / "favicon.svg", media_type="image/svg+xml")
 
     @page("/ui/login")
-    async def login_form(next: str = "/ui/", error: str = "") -> HTMLResponse:
+    async def login_form(
+        request: Request, next: str = "/ui/", error: str = "", token: str = ""
+    ) -> Response:
+        # A sign-in link (`foreshock demo` prints one) carries the token in the query.
+        if token:
+            return _sign_in(request, token, _safe_next(next))
         return render("login.html", None, next=_safe_next(next), error=error)
 
     @app.post("/ui/login", include_in_schema=False)
     async def login(request: Request) -> Response:
         form = await _form(request)
+        return _sign_in(request, form.get("token", ""), _safe_next(form.get("next", "/ui/")))
+
+    def _sign_in(request: Request, token: str, next_url: str) -> Response:
         tokens: TokenStore = request.app.state.tokens
-        principal = tokens.check(form.get("token", "").strip())
-        next_url = _safe_next(form.get("next", "/ui/"))
+        principal = tokens.check(token.strip())
         if principal is None or principal.role == "ingest":
             why = "that token is not valid" if principal is None else "ingest tokens cannot sign in"
             return render("login.html", None, next=next_url, error=why)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, delete, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from foreshock.store.state.base import (
@@ -200,6 +200,34 @@ class IncidentStore(StoreBase):
         if row is None:  # pragma: no cover - only if deleted behind our back
             raise NotFound(f"no incident {incident_id}")
         return row
+
+    def merge_incidents(
+        self, source_id: int, into_id: int, *, now: float | None = None
+    ) -> IncidentRow:
+        """Correlation found that `source` is part of `into`: its alerts move over, and it is
+        resolved with a title that says where they went (kept, not deleted: people may have
+        acknowledged or commented on it)."""
+        at = self.now(now)
+        with self.writer.begin() as session:
+            source = _lock(session, source_id)
+            target = _lock(session, into_id)
+            moved = list(
+                session.scalars(
+                    select(IncidentAlertRow.fingerprint).where(
+                        IncidentAlertRow.incident_id == source_id
+                    )
+                )
+            )
+            session.execute(
+                delete(IncidentAlertRow).where(IncidentAlertRow.incident_id == source_id)
+            )
+            self._link(session, into_id, moved, at)
+            if not source.title.startswith("merged into"):
+                source.title = f"merged into incident {into_id}: {source.title}"[:500]
+            source.status, source.resolved_at, source.updated_at = "resolved", at, at
+            source.ended_at = source.ended_at or at
+            target.updated_at = at
+        return self._get(into_id)
 
     def _link(
         self, session: Session, incident_id: int, fingerprints: Iterable[str], at: float
