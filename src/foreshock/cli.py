@@ -252,7 +252,6 @@ def rca(
     as_json: JsonFlag = False,
 ) -> None:
     """Diagnose the incident the alerts (or, without alerts, the strongest anomalies) describe."""
-    from foreshock.detect.run import detect_files
     from foreshock.diagnose.rank import rank_causes
     from foreshock.diagnose.symptoms import (
         from_alerts,
@@ -264,15 +263,13 @@ def rca(
     from foreshock.sim.timefmt import parse_time, rfc3339
 
     topo = _load(topology)
+    findings, mapper = _detect(topo, telemetry or [], events or [])
     found_alerts = []
     if alerts is not None:
         try:
-            found_alerts = parse_any(
-                json.loads(alerts.read_text(encoding="utf-8")), topo.map_labels
-            )
+            found_alerts = parse_any(json.loads(alerts.read_text(encoding="utf-8")), mapper)
         except (OSError, ValueError, AlertPayloadError) as exc:
             _fail(f"{alerts}: {exc}")
-    findings = detect_files(topo, telemetry or [], events or []) if telemetry or events else []
     if at is not None:
         start = parse_time(at)
     elif found_alerts:
@@ -321,6 +318,25 @@ def rca(
         )
 
 
+def _detect(
+    topo: Topology, telemetry: list[Path], events: list[Path]
+) -> tuple[list[Any], Any]:
+    """Findings over the files, and an alert mapper that knows the PCI addresses the
+    telemetry taught it (an XID alert of a host names one of its GPUs)."""
+    from foreshock.detect.run import default_bank, detect_files
+    from foreshock.ingest.events import EventResolver
+    from foreshock.ingest.series import SeriesTable
+
+    table = SeriesTable(topo)
+    findings = []
+    if telemetry or events:
+        try:
+            findings = detect_files(topo, telemetry, events, default_bank(table))
+        except (OSError, ValueError) as exc:
+            _fail(str(exc))
+    return findings, EventResolver(topo, table).alert_mapper()
+
+
 @app.command("incidents")
 def incidents(
     topology: TopologyFiles,
@@ -336,16 +352,15 @@ def incidents(
     """Correlate every alert (and, with telemetry, every anomaly) into incidents, each
     diagnosed."""
     from foreshock.correlate import correlate
-    from foreshock.detect.run import detect_files
     from foreshock.ingest.alertmanager import AlertPayloadError, parse_any
     from foreshock.sim.timefmt import rfc3339
 
     topo = _load(topology)
+    findings, mapper = _detect(topo, telemetry or [], events or [])
     try:
-        found = parse_any(json.loads(alerts.read_text(encoding="utf-8")), topo.map_labels)
+        found = parse_any(json.loads(alerts.read_text(encoding="utf-8")), mapper)
     except (OSError, ValueError, AlertPayloadError) as exc:
         _fail(f"{alerts}: {exc}")
-    findings = detect_files(topo, telemetry or [], events or []) if telemetry or events else []
     anomalies = [f for f in findings if f.kind in ("anomaly", "prediction")]
     result = correlate(topo, found, anomalies)
     if as_json:

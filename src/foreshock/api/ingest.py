@@ -357,7 +357,9 @@ class IngestPipeline:
             raise BadRequest(f"invalid JSON at byte {e.pos}") from None
         parse = parse_webhook if shape == "webhook" else parse_api_v2
         try:
-            return parse(doc, self.topology.map_labels, self.clock())
+            with self.lock:  # the resolver reads the series table
+                mapper = self.resolver.alert_mapper()
+                return parse(doc, mapper, self.clock())
         except AlertPayloadError as e:
             raise Unprocessable(str(e)) from None
 

@@ -25,7 +25,7 @@ import numpy as np
 from foreshock.correlate.group import Group, Member
 from foreshock.correlate.render import render
 from foreshock.diagnose.rank import CauseRanker, Symptom, ranker_for
-from foreshock.diagnose.signs import classify
+from foreshock.diagnose.signs import alert_signs, classify
 from foreshock.diagnose.symptoms import SEVERITY
 from foreshock.model import Alert, Finding, Incident
 from foreshock.topology import Topology
@@ -79,7 +79,7 @@ class Correlator:
         name = a.labels.get("alertname", "")
         weight = SEVERITY.get(a.labels.get("severity", "warning").lower(), 0.5)
         symptom = (
-            Symptom(entity, a.starts_at, weight, name, classify([name]))
+            Symptom(entity, a.starts_at, weight, name, alert_signs(name, a.labels.get("xid")))
             if entity is not None
             else None
         )
@@ -177,6 +177,12 @@ class Correlator:
             near = [e for e in self.topo.common_upstream([m.entity, top]) if e != top]
             if not near:
                 continue
+            # A merge through the same common cause that failed for this incident is not
+            # retried until the incident has grown by half: in a storm, the alerts of one
+            # branch all ask the same question.
+            key = (top, frozenset(near))
+            if len(g.entities) < 1.5 * g.failed.get(key, 0):
+                continue
             tried += 1
             cands = np.array(sorted({self.topo.index(e) for e in near} | {self.topo.index(top)}))
             cands = cands[~self.ranker.grouping[cands]]
@@ -193,10 +199,12 @@ class Correlator:
                 candidates=cands,
             )
             if not union or union[0].entity == top:
+                g.failed[key] = len(g.entities)
                 continue
             reach = self._explains(union[0].entity)
             inside = sum(reach[self.topo.index(e)] for e in g.entities if e in self.topo)
             if not reach[i] or inside < SHARE * len(g.entities):
+                g.failed[key] = len(g.entities)
                 continue
             # One cause for both, against two independent ones starting together.
             current = rank(
@@ -220,6 +228,7 @@ class Correlator:
                 )
                 alone = own[0].llr if own else 0.0
             if union[0].llr <= current[0].llr + alone - COINCIDENCE:
+                g.failed[key] = len(g.entities)
                 continue
             g.add(m)
             g.causes, g.reach, g.ranked_at = union, reach, len(g.entities)

@@ -40,6 +40,8 @@ class Group:
     entities: set[str] = field(default_factory=set)
     changed: bool = True
     dead: bool = False  # absorbed into another group
+    # (top cause, common upstream) → entities when a merge through it last failed
+    failed: dict[tuple[str, frozenset[str]], int] = field(default_factory=dict)
     extra_name: str = ""  # for incidents of unmapped alerts: the alert name they share
 
     @property

@@ -48,9 +48,9 @@ PRIORS: Mapping[str, float] = {
     "nvswitch": 0.1,
     "nvlink_domain": 0.05,
     "switch": 0.1,
-    "rack": 0.05,
+    "rack": 0.01,  # a rack fails as a whole rarely (a leak); its power and cooling do
     "pdu": 0.02,
-    "power_shelf": 0.03,
+    "power_shelf": 0.05,  # StepFun: power supply failures are 25 of 584 node faults
     "ups": 0.01,
     "utility_feed": 0.005,
     "cdu": 0.03,
@@ -77,7 +77,7 @@ class Symptom:
     first: float  # when it began
     weight: float = 1.0  # how strong (severity, score)
     source: str = ""  # the alert name or metric that showed it
-    signs: frozenset[str] = frozenset()  # thermal, power, network, down, stall (signs.py)
+    signs: frozenset[str] = frozenset()  # thermal, power, network, down, device, stall
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +90,7 @@ class Cause:
     evidence: tuple[str, ...] = field(default_factory=tuple)
     metric: str | None = None
     llr: float = 0.0
+    alternatives: tuple[str, ...] = ()  # entities it cannot be told apart from
 
 
 class CauseRanker:
@@ -127,10 +128,12 @@ class CauseRanker:
         start: float | None = None,
         now: float | None = None,
         busy: np.ndarray | None = None,
+        candidates: np.ndarray | None = None,
     ) -> list[Cause]:
         """`now`, when given, is how far the incident has got: silence only counts against a
         cause once what it reaches has had time to show (SETTLE seconds). `busy` marks
-        entities with symptoms elsewhere (other open incidents): not quiet, not evidence."""
+        entities with symptoms elsewhere (other open incidents): not quiet, not evidence.
+        `candidates`, when given, are the only causes considered."""
         topo, n = self.topo, self.n
         first = self._first(symptoms, start)
         if not first:
@@ -162,13 +165,15 @@ class CauseRanker:
         down = signs.get("down", np.zeros(n, dtype=bool))
         dark = fresh & (down | (~known & self._dark(fresh, when)))
         t_fresh = float(when[fresh].min()) if fresh.any() else t0
-        candidates = self._shortlist(idx, when, t0)
+        if candidates is None:
+            candidates = self._shortlist(idx, when, t0)
         g_total = math.log(P_TOTAL / P_BACKGROUND)
         g_deg = math.log(P_DEGRADED / P_BACKGROUND)
         g_job = math.log(P_JOB / P_BACKGROUND)
         m_total = math.log((1 - P_TOTAL) / (1 - P_BACKGROUND))
         m_deg = math.log((1 - P_DEGRADED) / (1 - P_BACKGROUND))
         scored = []
+        shape: dict[int, int] = {}  # candidate → a hash of what it reaches
         for c in candidates.tolist():
             cid = topo.id_at(c)
             reach = np.append(topo.downstream_indices(cid), c)
@@ -193,6 +198,10 @@ class CauseRanker:
             # Power and containment take everything at once: what begins long after the
             # first direct symptom was only degraded, not taken.
             slow = hit_total[fresh[hit_total] & (when[hit_total] > t_direct + AT_ONCE)]
+            # What power or containment takes goes down; a part that reports an error of its
+            # own is alive, so the cause only degraded it.
+            alive = hit_total[known[hit_total] & ~down[hit_total] & (hit_total != c)]
+            slow = np.union1d(slow, alive)
             # What does not look like what this cause does (outages below a CDU, temperatures
             # below a PDU) counts for less.
             fits = self._fits(c, known, signs)
@@ -205,6 +214,11 @@ class CauseRanker:
             gone = dark & taken_mask
             silent_total = self._silent(taken, quiet, gone)
             silent_deg = self._silent(degraded, quiet, gone)
+            # An outage (something taken shows it is down) takes all it reaches; a cause that
+            # only degrades leaves much of it quiet.
+            outage = bool((down | ~known)[hit_total].any())  # unknown signs: assume the worst
+            if not outage:
+                silent_deg, silent_total = silent_deg + silent_total, 0
             settled = 1.0 if now is None else min(1.0, max(0.0, now - t_direct) / SETTLE)
             ll += settled * (m_total * silent_total + m_deg * silent_deg)
             # What a part's container reports (a node's kernel log for its GPU) is the part's,
@@ -224,8 +238,9 @@ class CauseRanker:
             ll -= 1e-4 * len(reach)  # of equal explanations, the narrower one
             explained = len(hit_total) + len(hit_deg) + len(hit_job)
             scored.append((ll, c, explained, silent_total + silent_deg))
+            shape[c] = hash(reach[:-1].tobytes())
         scored.sort(key=lambda x: (-x[0], x[1]))
-        return self._causes(scored, first, sym, observable, t0, top)
+        return self._causes(self._twins(scored, shape), first, sym, observable, t0, top)
 
     def _first(self, symptoms: Sequence[Symptom], start: float | None) -> dict[int, Symptom]:
         """Per entity: its earliest symptom of the incident and the strongest weight among
@@ -248,7 +263,9 @@ class CauseRanker:
         for i, group in new.items():
             early = min(group, key=lambda s: s.first)
             strong = max(group, key=lambda s: s.weight)
-            signs = frozenset().union(*(s.signs for s in group))
+            # What an entity showed first says what reached it; what it showed later may be
+            # a consequence of that (a leak, then the power cut that protects the rack).
+            signs = frozenset().union(*(s.signs for s in group if s.first <= early.first + JOB_LAG))
             out[i] = Symptom(early.entity, early.first, strong.weight, early.source, signs)
         return out
 
@@ -312,11 +329,12 @@ class CauseRanker:
             nodes = self.container[ends]
             nodes = np.unique(nodes[nodes >= 0])
             offsets, values = self.node_jobs
-            lo, hi = offsets[nodes], offsets[nodes + 1]
-            if (hi > lo).any():
-                jobs = np.concatenate(
-                    [jobs, *(values[a:b] for a, b in zip(lo, hi, strict=True) if b > a)]
-                )
+            lo, count = offsets[nodes], offsets[nodes + 1] - offsets[nodes]
+            total = int(count.sum())
+            if total:
+                # Every value of every node's range, without a Python loop.
+                pos = np.repeat(lo - np.cumsum(count) + count, count) + np.arange(total)
+                jobs = np.concatenate([jobs, values[pos]])
         jobs = [j for j in np.unique(jobs).tolist() if j in self.fan]
         if not jobs:
             return np.zeros(0, dtype=np.int64)
@@ -348,9 +366,28 @@ class CauseRanker:
         early = idx[np.argsort(when[idx], kind="stable")[: FULL_CANDIDATES // 2]]
         return np.union1d(broad, early)
 
+    def _twins(
+        self, scored: list[tuple[float, int, int, int]], shape: dict[int, int]
+    ) -> list[tuple[float, int, int, int, tuple[int, ...]]]:
+        """Candidates that nothing can tell apart (eight power shelves feeding one rack, none
+        with telemetry: same kind, same reach, same score) are one answer with alternatives,
+        not eight answers in arbitrary order."""
+        out: list[tuple[float, int, int, int, tuple[int, ...]]] = []
+        index: dict[tuple[str, int, float], int] = {}
+        for ll, c, hits, silent in scored:
+            key = (self.topo.kind_of(self.topo.id_at(c)), shape[c], round(ll, 6))
+            at = index.get(key)
+            if at is None:
+                index[key] = len(out)
+                out.append((ll, c, hits, silent, ()))
+            else:
+                ll0, c0, h0, s0, alts = out[at]
+                out[at] = (ll0, c0, h0, s0, (*alts, c))
+        return out
+
     def _causes(
         self,
-        scored: list[tuple[float, int, int, int]],
+        scored: list[tuple[float, int, int, int, tuple[int, ...]]],
         first: dict[int, Symptom],
         sym: np.ndarray,
         observable: np.ndarray,
@@ -365,9 +402,15 @@ class CauseRanker:
         out = []
         total = len(first)
         earliest = min(s.first for s in first.values())
-        for (ll, c, hits, silent), p in zip(best[:top], probs[:top], strict=False):
+        for (ll, c, hits, silent, alts), p in zip(best[:top], probs[:top], strict=False):
             cid = topo.id_at(c)
             evidence = [f"explains {hits} of {total} symptomatic entities"]
+            if alts:
+                kind = topo.kind_of(cid)
+                evidence.append(
+                    f"one of {len(alts) + 1} {kind} entities that reach the same and cannot be "
+                    "told apart without telemetry of their own"
+                )
             if silent:
                 evidence.append(f"{silent} observable entities it reaches show nothing")
             own = first.get(c)
@@ -384,7 +427,17 @@ class CauseRanker:
                 evidence.append(f"its own symptom ({own.source or 'anomaly'}) {lag:.0f} s in")
             metric = own.source if own is not None and own.source else None
             out.append(
-                Cause(cid, topo.kind_of(cid), float(p), hits, total, tuple(evidence), metric, ll)
+                Cause(
+                    cid,
+                    topo.kind_of(cid),
+                    float(p),
+                    hits,
+                    total,
+                    tuple(evidence),
+                    metric,
+                    ll,
+                    tuple(topo.ids_at(alts)),
+                )
             )
         return out
 

@@ -1,4 +1,4 @@
-"""What kind of trouble a symptom shows: thermal, power, network, down, stall.
+"""What kind of trouble a symptom shows: thermal, power, network, down, device, stall.
 
 A fault shows differently depending on how it travelled (spec/topology.md): lost cooling as
 temperatures and throttling, lost power as outages, a bad link as link errors. The words below
@@ -89,6 +89,23 @@ WORDS: dict[str, tuple[str, ...]] = {
         "nohost",
         "not_responding",
     ),
+    # Faults inside a device: what power, cooling or links do not produce.
+    "device": (
+        "xid",
+        "ecc",
+        "dbe",
+        "sbe",
+        "retire",
+        "remap",
+        "sram",
+        "dram",
+        "hbm",
+        "uncorrect",
+        "parity",
+        "gsp",
+        "fallen",
+        "sxid",
+    ),
     "stall": ("stall", "watchdog", "timeout", "nccl", "straggler", "step", "hung_task", "slow"),
 }
 _SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -108,3 +125,26 @@ def classify(texts: Iterable[str]) -> frozenset[str]:
                 if any(w.startswith(s) for s in stems):
                     found.add(cls)
     return frozenset(found)
+
+
+# What an XID says about where the fault is (domain/gpu-failures.md §1, the class column):
+# NVLink errors travel the NVLink fabric, memory and bus errors stay in the device, XID 54
+# (auxiliary power) is power.
+NVLINK_XIDS = frozenset({74, 136, 137, 144, 145, 146, 147, 148, 149, 150, 155})
+POWER_XIDS = frozenset({54})
+
+
+def xid_signs(code: int) -> frozenset[str]:
+    if code in NVLINK_XIDS:
+        return frozenset({"network"})
+    if code in POWER_XIDS:
+        return frozenset({"power"})
+    return frozenset({"device"})
+
+
+def alert_signs(name: str, xid: str | None = None) -> frozenset[str]:
+    """The classes of an alert: its name's, refined by its `xid` label when it has one."""
+    signs = classify([name])
+    if xid and xid.strip().isdigit():
+        signs = (signs - {"device"}) | xid_signs(int(xid))
+    return signs

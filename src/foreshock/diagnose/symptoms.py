@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from foreshock.diagnose.rank import Symptom
-from foreshock.diagnose.signs import classify
+from foreshock.diagnose.signs import alert_signs, classify
 from foreshock.model import Alert, Finding
 from foreshock.topology import Topology
 
@@ -22,7 +22,8 @@ def from_alerts(topo: Topology, alerts: Iterable[Alert]) -> list[Symptom]:
             continue
         weight = SEVERITY.get(a.labels.get("severity", "warning").lower(), 0.5)
         name = a.labels.get("alertname", "")
-        out.append(Symptom(entity, a.starts_at, weight, name, classify([name])))
+        signs = alert_signs(name, a.labels.get("xid"))
+        out.append(Symptom(entity, a.starts_at, weight, name, signs))
     return out
 
 

@@ -8,6 +8,7 @@ belongs to the host's node, which is still the right place to look.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from foreshock.ingest.kmsg import normalise_pci
@@ -53,3 +54,24 @@ class EventResolver:
         if entity is None:
             entity = self.topology.map_labels({"hostname": event.host})
         return replace(event, entity=entity)
+
+    def device(self, host: str, pci: str) -> str | None:
+        """The GPU (or NVSwitch) at a PCI address of a host, if known."""
+        self._learn()
+        return self._pci.get((host, normalise_pci(pci)))
+
+    def alert_mapper(self) -> Callable[[Mapping[str, str]], str | None]:
+        """Label → entity mapping for alerts that also knows PCI addresses: an alert a kernel
+        log rule raises for a host but whose `pci_bus_id` names one of its GPUs (XID 79) is
+        about that GPU."""
+
+        def mapper(labels: Mapping[str, str]) -> str | None:
+            pci = labels.get("pci_bus_id")
+            host = next((labels[k] for k in _HOST_KEYS if k in labels), None)
+            if pci and host:
+                found = self.device(host, pci)
+                if found is not None:
+                    return found
+            return self.topology.map_labels(labels)
+
+        return mapper

@@ -18,14 +18,18 @@ class RootCause:
     metric: str | None = None
     evidence: tuple[str, ...] = ()
     fault: str | None = None  # the fault kind it most likely is (gpu_memory, pdu_loss, ...)
+    alternatives: tuple[str, ...] = ()  # entities nothing can tell apart from this one
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "entity": self.entity,
             "metric": self.metric,
             "score": round(self.score, 4),
             "evidence": list(self.evidence),
         }
+        if self.alternatives:
+            out["alternatives"] = list(self.alternatives)
+        return out
 
 
 @dataclass(frozen=True, slots=True)

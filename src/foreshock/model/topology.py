@@ -37,7 +37,11 @@ DEFAULT_RELATION_TYPES: Mapping[str, RelationType] = MappingProxyType(
         t.name: t
         for t in (
             RelationType(
-                "contains", Propagation.TOTAL, "a failure of the container takes its contents"
+                "contains",
+                Propagation.TOTAL,
+                "a failure of the container takes its contents",
+                # Anything but link errors: those travel along links (connects, nvlinks).
+                ("down", "power", "thermal", "device", "stall"),
             ),
             RelationType(
                 "powers",
