@@ -5,7 +5,7 @@ import numpy as np
 from foreshock.detect.bank import Bank
 from foreshock.detect.counters import CounterRates
 from foreshock.ingest.series import SeriesTable
-from foreshock.model import Entity, Event, SampleBatch
+from foreshock.model import Entity, Event, Finding, SampleBatch
 from foreshock.topology import Topology
 
 
@@ -45,3 +45,50 @@ def test_events_go_through_the_xid_policy() -> None:
     bank, _ = setup()
     (f,) = bank.events([Event(5.0, "n1", "xid", 79, "0000:3b:00", "fell off", None, "g0")])
     assert (f.entity, f.metric, f.score) == ("g0", "xid:79", 1.0)
+
+
+def fleet_bank() -> tuple[Bank, np.ndarray]:
+    """Four GPUs, each with a DBE counter and a temperature gauge, under the default bank."""
+    from foreshock.detect.run import default_bank
+
+    topo = Topology(
+        [Entity(f"g{k}", "gpu", {"hostname": "n1", "gpu": str(k)}) for k in range(4)], []
+    )
+    table = SeriesTable(topo)
+    labels = [
+        {"__name__": m, "hostname": "n1", "gpu": str(k)}
+        for k in range(4)
+        for m in ("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "DCGM_FI_DEV_GPU_TEMP")
+    ]
+    return default_bank(table), table.ids(labels, "test")
+
+
+def fleet_samples(ids: np.ndarray, steps: int) -> list[SampleBatch]:
+    rng = np.random.default_rng(3)
+    counter = np.arange(len(ids)) % 2 == 0
+    totals = np.zeros(len(ids))
+    out = []
+    for k in range(steps):
+        totals += np.where(counter, rng.random(len(ids)) < 0.05, 0)
+        temp = 60 + rng.normal(0, 0.5, len(ids)) + (k > 150) * 15.0 * (ids == ids[3])
+        out.append(SampleBatch(ids, np.full(len(ids), 10.0 * k), np.where(counter, totals, temp)))
+    return out
+
+
+def key(found: list[Finding]) -> list[tuple[object, ...]]:
+    return sorted((f.raised_at, f.entity or "", f.metric, f.detector, f.score) for f in found)
+
+
+def test_one_scrape_per_feed_equals_one_batch_of_many_steps() -> None:
+    scrape_bank, ids = fleet_bank()
+    batches = fleet_samples(ids, 200)
+    one_by_one = [f for b in batches for f in scrape_bank.feed(b)]
+    assert any(f.metric == "DCGM_FI_DEV_GPU_TEMP" for f in one_by_one)  # the step at k=150
+    assert any(f.metric == "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL" for f in one_by_one)
+    chunk_bank, _ = fleet_bank()
+    chunked = []
+    for k in range(0, 200, 30):  # several steps per batch, shuffled within the batch
+        whole = SampleBatch.concat(batches[k : k + 30])
+        order = np.random.default_rng(k).permutation(len(whole))
+        chunked += chunk_bank.feed(whole.take(order))
+    assert key(chunked) == key(one_by_one)

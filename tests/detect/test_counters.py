@@ -71,3 +71,19 @@ def test_constant_counters_and_unruled_series() -> None:
     det = detector()
     assert np.nanmax(run(det, 0, [7.0] * 100)) == 0
     assert np.isnan(run(det, 2, [1.0, 2.0, 3.0])).all()
+
+
+def test_bursts_at_the_floor_rate_are_not_a_trend() -> None:
+    """A part with errors at the floor's rate (30 an hour) for a day: its Poisson bursts never
+    count as a trend."""
+    det = detector()
+    counts = np.random.default_rng(5).poisson(30 / 360, 8640)
+    scores = run(det, 0, list(np.cumsum(counts).astype(float)))
+    assert np.nanmax(scores) < 0.5
+
+
+def test_a_reset_of_a_steadily_counting_part_is_not_a_burst() -> None:
+    det = detector()
+    values = [float(i // 4) for i in range(400)]  # 1 error every 40 s: a quiet, steady part
+    values += [0.0] + [float(i // 4) for i in range(1, 200)]  # the driver reloads
+    assert np.nanmax(run(det, 0, values)) < 0.5

@@ -67,3 +67,28 @@ def test_no_look_ahead_when_a_peer_misses_a_scrape() -> None:
         return out[(series == 0) & (t <= 600.0)]
 
     assert np.array_equal(scores(1980.0), scores(1500.0), equal_nan=True)
+
+
+def test_one_scrape_at_a_time_gives_the_scores_of_one_batch() -> None:
+    rng = np.random.default_rng(4)
+    clocks = 1980 + rng.normal(0, 5, (8, 150))
+    clocks[2, 60:] *= 0.94
+    clocks[5, 80] = np.nan  # a GPU that did not answer once: not compared, state kept
+    whole = run(clocks, [0] * 8)
+    det = PeerDeficit(
+        lambda ids: ["DCGM_FI_DEV_SM_CLOCK"] * len(ids),
+        lambda ids: np.zeros(len(ids), np.int64),
+    )
+    each = np.column_stack(
+        [
+            det.update(SampleBatch(np.arange(8), np.full(8, 10.0 * k), clocks[:, k]))
+            for k in range(150)
+        ]
+    )
+    assert np.array_equal(whole, each, equal_nan=True)
+    assert np.isnan(whole[5, 80])
+    assert np.nanmax(whole[2]) >= 0.5
+
+
+def test_constant_clocks_score_zero() -> None:
+    assert np.nanmax(run(np.full((6, 200), 1980.0), [0] * 6)) == 0.0

@@ -66,3 +66,33 @@ def test_no_look_ahead(scenario: Path, tmp_path: Path) -> None:
     pq.write_table(table.filter(pc.less_equal(table["timestamp"], cut)), tmp_path / "t.parquet")
     part = detect_files(topo, [tmp_path / "t.parquet"])
     assert [f for f in full if f.raised_at <= cut] == part
+
+
+def test_job_groups_and_gauges_are_looked_up_per_series() -> None:
+    from foreshock.detect.run import gauges, job_groups, metric_names
+    from foreshock.ingest.series import SeriesTable
+    from foreshock.model import Entity, Relation
+    from foreshock.topology import Topology
+
+    topo = Topology(
+        [
+            Entity("g0", "gpu", {"hostname": "n1", "gpu": "0"}),
+            Entity("g1", "gpu", {"hostname": "n1", "gpu": "1"}),
+            Entity("j", "job"),
+        ],
+        [Relation("g0", "j", "hosts")],
+    )
+    table = SeriesTable(topo)
+    ids = table.ids(
+        [
+            {"__name__": "DCGM_FI_DEV_SM_CLOCK", "hostname": "n1", "gpu": "0"},
+            {"__name__": "DCGM_FI_DEV_SM_CLOCK", "hostname": "n1", "gpu": "1"},
+            {"__name__": "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "hostname": "n1", "gpu": "0"},
+            {"__name__": "node_load1", "instance": "nowhere:9100"},
+        ],
+        "test",
+    )
+    groups = job_groups(table)(ids)
+    assert groups.tolist() == [topo.index("j"), -1, topo.index("j"), -1]
+    assert gauges(table)(ids).tolist() == [True, True, False, True]
+    assert metric_names(table)(ids[2:3]) == ["DCGM_FI_DEV_ECC_SBE_VOL_TOTAL"]

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from foreshock.detect.trends import GaugeTrends
+from foreshock.detect.trends import GaugeTrends, TrendRule
 from foreshock.model import SampleBatch
 
-NAMES = {0: "RackLiquidFlow", 1: "SupplyAirTemperature", 2: "node_load1"}
+NAMES = {
+    0: "RackLiquidFlow",
+    1: "SupplyAirTemperature",
+    2: "node_load1",
+    3: "RackLiquidReturnTemperature",
+}
 
 
 def det() -> GaugeTrends:
@@ -52,3 +57,32 @@ def test_warm_up_gaps_constants_and_nan() -> None:
     )
     assert np.isnan(gap[0])
     assert gap[1] < 0.5
+
+
+def test_a_fast_creep_is_flagged_before_it_reaches_the_threshold() -> None:
+    """Air that warms 2 °C in 16 minutes (a cooling unit losing a stage): half the rule's
+    threshold within minutes is flagged, well before the full degree is reached."""
+    rng = np.random.default_rng(6)
+    air = 18 + rng.normal(0, 0.2, 360)  # an hour of steady air
+    creep = 18 + np.linspace(0, 2.0, 96) + rng.normal(0, 0.2, 96)  # 16 minutes
+    d = det()
+    scores = feed(d, 1, np.concatenate([air, creep]))
+    hit = np.flatnonzero(scores >= 0.5)
+    assert len(hit)
+    assert hit[0] >= 360
+    assert hit[0] - 360 < 48  # within the first half of the creep (the full degree: 48 steps)
+
+
+def test_series_that_follow_the_load_are_judged_against_the_long_term_only() -> None:
+    """A rack's return temperature jumps 1.5 °C when a job starts: less than a 2 °C rule, and
+    the recent comparison that would flag it is off for load-driven series."""
+    rng = np.random.default_rng(7)
+    before = 35 + rng.normal(0, 0.1, 360)
+    after = 36.5 + rng.normal(0, 0.1, 360)
+    rule = TrendRule("RackLiquidReturnTemperature", +1, 2.0, False, "thermal_runaway", fast=False)
+    d = GaugeTrends(lambda ids: [NAMES[int(i)] for i in ids], rules=[rule])
+    assert np.nanmax(feed(d, 3, np.concatenate([before, after]))) < 0.5
+    # The same jump on supply air (a rule with the recent comparison) is flagged.
+    assert np.nanmax(feed(det(), 1, np.concatenate([before, after]) - 17)) >= 0.5
+    # The return temperature has no default rule: it follows the load.
+    assert np.isnan(feed(det(), 3, before)).all()

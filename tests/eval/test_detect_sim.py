@@ -32,13 +32,13 @@ def case(faults: list[Truth], found: list[Finding]) -> dict[str, object]:
 
 def test_a_prediction_ten_minutes_ahead_counts() -> None:
     result = case([truth(10_000, 5_000)], [prediction(9_000)])
-    assert result["hits"] == [("gpu_memory", True, 1000.0, False)]
+    assert result["hits"] == [("gpu_memory", True, 1000.0, False, 5000.0, False)]
     assert result["false"] == 0
 
 
 def test_too_late_wrong_kind_or_wrong_part_does_not() -> None:
     late = case([truth(10_000, 5_000)], [prediction(9_700)])
-    assert late["hits"] == [("gpu_memory", False, None, False)]
+    assert late["hits"] == [("gpu_memory", False, None, False, 5000.0, False)]
     wrong = case([truth(10_000, 5_000)], [prediction(9_000, what="link_failure")])
     assert wrong["hits"][0][1] is False  # type: ignore[index]
     # The node that contains the GPU is the fault's part; a sibling GPU is not.
@@ -51,9 +51,20 @@ def test_too_late_wrong_kind_or_wrong_part_does_not() -> None:
 
 def test_precursors_running_from_the_start_are_counted_apart() -> None:
     result = case([truth(10_000, 600)], [prediction(9_000)])
-    assert result["hits"] == [("gpu_memory", True, 1000.0, True)]
+    assert result["hits"] == [("gpu_memory", True, 1000.0, True, 9400.0, False)]
 
 
 def test_predictions_far_from_any_fault_are_false() -> None:
     result = case([truth(10_000, 5_000)], [prediction(50_000, entity="g1")])
     assert result["false"] == 1
+
+
+def test_a_fault_whose_part_an_earlier_failure_took_down_is_counted_apart() -> None:
+    loop = Truth("f0", "cdu_flow_loss", "n1", 6_000, 20_000, 5_000, "thermal_runaway",
+                 ("n1", "g0"), True)  # fmt: skip
+    result = case([loop, truth(10_000, 5_000)], [])
+    gpu = next(h for h in result["hits"] if h.kind == "gpu_memory")  # type: ignore[attr-defined]
+    assert gpu.masked
+    assert not gpu.predicted
+    loop_hit = next(h for h in result["hits"] if h.kind == "cdu_flow_loss")  # type: ignore[attr-defined]
+    assert not loop_hit.masked

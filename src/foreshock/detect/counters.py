@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from foreshock.detect.base import Detector, Floats, Ids, SeriesState
+from foreshock.detect.base import Detector, Floats, Ids, per_metric
+from foreshock.detect.gauge import StateTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,63 +68,82 @@ class CounterRates(Detector):
         self.metric_of = metric_of
         self.short, self.long, self.ratio = short_seconds, long_seconds, ratio
         self._mode = np.array([_MODES[r.mode] for r in rules] + [-1])
-        self._floor = np.array([r.floor_per_hour / 3600 for r in rules] + [1.0])  # last: no rule
-        self.state = SeriesState(rule=-2.0, v=np.nan, t=np.nan, short=0.0, long=0.0, seen=0.0)
+        self._floor = np.array([r.floor_per_hour / 3600 for r in rules] + [1.0])  # -1: no rule
+        self._predicts = np.array(
+            [r.predicts if r.mode != "event" else None for r in rules] + [None], dtype=object
+        )
+        self._per = np.where(self._floor > 0, self._floor, 1.0)  # the unit of a trend's excess
+        self.state = StateTable(v=np.nan, t=np.nan, short=0.0, long=0.0, seen=0.0)
+        self._rule = per_metric(metric_of, lambda n: self.rules.get(n, -1))
 
     def rule_of(self, series: Ids) -> Ids:
         """Index into `rule_list` for each series (-1 where no rule applies)."""
-        self.state.ensure(int(series.max()))
-        rule = self.state["rule"]
-        unknown = series[rule[series] == -2]
-        if len(unknown):
-            names = self.metric_of(unknown)
-            rule[unknown] = [self.rules.get(n, -1) for n in names]
-        return rule[series].astype(np.int64)
+        return self._rule(series)
 
     def watches(self, series: Ids) -> np.ndarray:
         return self.rule_of(series) >= 0
 
     def step(self, series: Ids, t: Floats, v: Floats) -> Floats:
-        st = self.state
+        blk, slots, view = self.state.read(series)
+        last_v, last_t, short_0, long_0, seen_0 = blk
         rule = self.rule_of(series)
-        ok = (rule >= 0) & ~np.isnan(v)
-        last_v, last_t = st["v"][series], st["t"][series]
+        ok = rule >= 0
+        ok &= ~np.isnan(v)
         first = np.isnan(last_v)
         dt = t - last_t
         # A fall is a restart from zero: everything counted since then is new.
-        increase = np.where(v < last_v, v, v - last_v)
-        fresh = ok & ~first & (dt > 0)
-        rate = np.where(fresh, increase / np.where(dt > 0, dt, 1.0), 0.0)
-        a_s = np.where(fresh, 1 - np.exp(-dt / self.short), 0.0)
-        a_l = np.where(fresh, 1 - np.exp(-dt / self.long), 0.0)
-        short = st["short"][series] + a_s * (rate - st["short"][series])
-        st["short"][series] = np.where(fresh, short, st["short"][series])
-        st["seen"][series] += np.where(fresh, dt, 0.0)
+        increase = v - last_v
+        fell = v < last_v
+        if fell.any():
+            increase[fell] = v[fell]
+        with np.errstate(invalid="ignore"):
+            fresh = ok & ~first & (dt > 0)
+        every = bool(fresh.all())
+        if not every:
+            dt = np.where(fresh, dt, 0.0)  # a_s, a_l and the rate are then 0: nothing moves
+            increase = np.where(fresh, increase, 0.0)
+        a_s, a_l = self._weights(dt)
+        rate = increase / np.where(dt > 0, dt, 1.0)
+        short = short_0 + a_s * (rate - short_0)
+        seen = seen_0 + dt
         # Until a short window has been seen, the long-term level is whatever the part does
         # now: a part that was already noisy when Foreshock started watching is its own
         # baseline, and only a further rise stands out.
-        warming = st["seen"][series] <= self.short
-        long_before = np.where(warming, short, st["long"][series])
-        long_now = np.where(warming, short, long_before + a_l * (rate - long_before))
-        st["long"][series] = np.where(fresh, long_now, st["long"][series])
+        warming = seen <= self.short
+        long_before = np.where(warming, short, long_0)
+        long_now = long_before + a_l * (rate - long_before)
+        if warming.any():
+            long_now[warming] = short[warming]
+        if not every:  # samples that did not move time forward leave the level alone
+            long_now = np.where(fresh, long_now, long_0)
         # Only a sample that moves time forward becomes the reference for the next one.
-        advance = ok & (first | (dt > 0))
-        st["v"][series] = np.where(advance, v, last_v)
-        st["t"][series] = np.where(advance, t, last_t)
-        mode, floor = self._mode[rule], self._floor[rule]
+        advance = fresh | (ok & first)
+        blk[0] = np.where(advance, v, last_v)
+        blk[1] = np.where(advance, t, last_t)
+        blk[2], blk[3], blk[4] = short, long_now, seen
+        self.state.write(slots, blk, view)
+        mode, floor, per = self._mode[rule], self._floor[rule], self._per[rule]
         # Trend: how far the short-term rate stands above max(ratio × long-term, floor),
         # measured in floors, squashed to [0, 1).
         excess = short - np.maximum(self.ratio * long_before, floor)
-        per = np.where(floor > 0, floor, 1.0)  # event rules have no floor
-        trend = np.where(excess > 0, -np.expm1(-np.maximum(excess, 0) / per), 0.0)
-        event = np.where(increase > 0, 1.0, 0.0)
-        score = np.where(mode == 0, np.where(warming, 0.0, trend), event)
+        np.maximum(excess, 0.0, out=excess)
+        trend = -np.expm1(-excess / per)
+        trend[warming] = 0.0
+        score: Floats = np.where(mode == 0, trend, increase > 0)
+        if every:
+            return score
         return np.where(fresh, score, np.where(ok & first, 0.0, np.nan))
+
+    def _weights(self, dt: Floats) -> tuple[Floats | float, ...]:
+        """EWMA weights of the short and long rates for intervals ``dt`` (two exponentials
+        when the whole step shares one interval, as a scrape of a fleet does)."""
+        taus = (self.short, self.long)
+        if len(dt) and dt[0] == dt[-1] and bool((dt == dt[0]).all()):
+            d = float(dt[0])
+            return tuple(float(-np.expm1(-d / tau)) for tau in taus)
+        return tuple(-np.expm1(-dt / tau) for tau in taus)
 
     def predicts(self, series: Ids) -> list[str | None]:
         """What a high score of each series foretells (None: an anomaly, not a prediction)."""
-        out: list[str | None] = []
-        for r in self.rule_of(series).tolist():
-            rule = self.rule_list[r] if r >= 0 else None
-            out.append(rule.predicts if rule is not None and rule.mode != "event" else None)
+        out: list[str | None] = self._predicts[self.rule_of(series)].tolist()
         return out

@@ -96,12 +96,14 @@ class Phases:
     """A per-series profile over the phase of a period (hour of day, hour of week): NaN where a
     bin has not been seen yet. Indexed by the slots of the owner's `StateTable`, and stored
     bin-major ([bins, slots]): a fleet scraped at one instant reads and writes one contiguous
-    row."""
+    row. A bin's row is filled (with NaN) when first used: a fleet that has run for an hour has
+    paid for the memory of one or two bins, not of a day's."""
 
     def __init__(self, period: float, bins: int) -> None:
         self.period = float(period)
         self.bins = int(bins)
         self.data = np.full((self.bins, 0), np.nan)
+        self._filled = np.zeros(self.bins, dtype=bool)
 
     @property
     def size(self) -> int:
@@ -111,17 +113,30 @@ class Phases:
         if max_id < self.size:
             return
         new = max(max_id + 1, 2 * self.size, 256)
-        grown = np.full((self.bins, new), np.nan)
-        grown[:, : self.size] = self.data
+        grown = np.empty((self.bins, new))  # rows not filled yet are never read
+        for b in np.flatnonzero(self._filled).tolist():
+            grown[b, : self.size] = self.data[b]
+            grown[b, self.size :] = np.nan
         self.data = grown
+
+    def _fill(self, bins: Ids) -> None:
+        for b in np.unique(bins[~self._filled[bins]]).tolist():
+            self.data[b] = np.nan
+            self._filled[b] = True
 
     def cells(self, slots: Ids, t: Floats) -> Ids:
         """Flat indices into ``data`` of each slot's bin at time ``t``."""
         self.ensure(int(slots.max()))
         if t[0] == t[-1] and (t == t[0]).all():  # one scrape of many series: one bin
-            out: Ids = slots + int(self._bin(t[:1])[0]) * self.size
+            b = self._bin(t[:1])
+            if not self._filled[b[0]]:
+                self._fill(b)
+            out: Ids = slots + int(b[0]) * self.size
             return out
-        out = self._bin(t) * self.size + slots
+        bins = self._bin(t)
+        if not self._filled[bins].all():
+            self._fill(bins)
+        out = bins * self.size + slots
         return out
 
     def _bin(self, t: Floats) -> Ids:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from foreshock.detect.base import Detector, Floats, Ids, SeriesState, steps
+from foreshock.detect.base import Detector, Floats, Ids, Lookup, SeriesState, per_metric, steps
 from foreshock.model import SampleBatch
 
 RUNNING_MHZ = 1000.0  # below this the job is idle or checkpointing: nothing to compare
@@ -34,38 +34,37 @@ class PeerDeficit(Detector):
         self.metric_of, self.group_of = metric_of, group_of
         self.metrics = set(metrics)
         self.deficit, self.tau, self.what = deficit, tau_seconds, predicts
-        self.state = SeriesState(group=-2.0, level=0.0, t=np.nan, seen=0.0)
+        self.state = SeriesState(level=0.0, t=np.nan, seen=0.0)
+        self._watched = per_metric(metric_of, lambda n: int(n in self.metrics))
+        self._group = Lookup(self._group_of)
+
+    def _group_of(self, ids: Ids) -> Ids:
+        out = np.full(len(ids), -1, dtype=np.int64)
+        watched = self._watched(ids) > 0
+        if watched.any():  # the job of each watched series' entity: a topology walk each
+            out[watched] = self.group_of(ids[watched])
+        return out
 
     def groups(self, series: Ids) -> Ids:
-        self.state.ensure(int(series.max()))
-        g = self.state["group"]
-        unknown = series[g[series] == -2]
-        if len(unknown):
-            names = self.metric_of(unknown)
-            watched = np.array([n in self.metrics for n in names], dtype=bool)
-            found = self.group_of(unknown)
-            g[unknown] = np.where(watched, found, -1)
-        return g[series].astype(np.int64)
+        return self._group(series)
 
     def watches(self, series: Ids) -> np.ndarray:
         return self.groups(series) >= 0
 
-    def update(self, batch: SampleBatch) -> Floats:
+    def score(self, part: SampleBatch, groups: Sequence[Ids]) -> Floats:
         """Peers are compared at the same instant: steps go by timestamp, so no sample is ever
         judged against a peer's later one (a missed scrape must not shift the comparison)."""
-        out = np.full(len(batch), np.nan)
-        mine = np.flatnonzero(self.watches(batch.series)) if len(batch) else np.zeros(0, int)
-        if not len(mine):
-            return out
-        t = batch.timestamps[mine]
-        order = np.argsort(t, kind="stable")
-        bounds = np.flatnonzero(np.diff(t[order])) + 1
-        for group in np.split(mine[order], bounds):
-            part = batch.take(group)
-            for idx in steps(part):
-                out[group[idx]] = self.step(
-                    part.series[idx], part.timestamps[idx], part.values[idx]
-                )
+        t = part.timestamps  # in time order
+        if not len(t) or t[0] == t[-1]:
+            if len(groups) == 1:
+                return self.step(part.series, t, part.values)
+            return super().score(part, groups)
+        out = np.full(len(part), np.nan)
+        bounds = np.flatnonzero(np.diff(t)) + 1
+        for at in np.split(np.arange(len(t)), bounds):
+            one = part.take(at)
+            for idx in steps(one):
+                out[at[idx]] = self.step(one.series[idx], one.timestamps[idx], one.values[idx])
         return out
 
     def step(self, series: Ids, t: Floats, v: Floats) -> Floats:
@@ -91,6 +90,7 @@ class PeerDeficit(Detector):
         running[order] = (med >= RUNNING_MHZ) & (peers >= 4)
         sid = series[idx]
         st = self.state
+        st.ensure(int(series.max()))
         last = st["t"][sid]
         dt = np.where(np.isnan(last), 0.0, t[idx] - last)
         a = np.where(running, 1 - np.exp(-dt / self.tau), 0.0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from foreshock.detect.bank import Bank
-from foreshock.detect.base import Detector, Ids
+from foreshock.detect.base import Detector, Ids, MetricIndex
 from foreshock.detect.counters import DEFAULT_RULES, CounterRates
 from foreshock.detect.peers import PeerDeficit
 from foreshock.detect.registry import default_gauge_detector
@@ -23,49 +23,51 @@ from foreshock.topology import Topology
 CHUNK_SECONDS = 300.0  # the span of one batch, as a live ingest would hand samples over
 
 
-def metric_names(table: SeriesTable) -> Callable[[Ids], list[str]]:
-    return lambda ids: [table[int(i)].metric for i in ids]
+def metric_names(table: SeriesTable) -> MetricIndex:
+    return MetricIndex(lambda ids: [table[i].metric for i in ids.tolist()])
 
 
 def job_groups(table: SeriesTable) -> Callable[[Ids], Ids]:
     """For each series, the index of the job its entity hosts (-1: none), for peer groups."""
-    cache: dict[int, int] = {}
+    job_of: Ids | None = None
+
+    def jobs(topo: Topology) -> Ids:
+        out = np.full(len(topo), -1, dtype=np.int64)
+        try:
+            host, job = topo.relation_indices("hosts")
+        except ValueError:  # a topology without jobs
+            return out
+        out[host] = job
+        # An entity that hosts several jobs takes the first by id, as `children` lists them.
+        for entity in np.flatnonzero(np.bincount(host, minlength=len(topo)) > 1).tolist():
+            first = topo.children(topo.id_at(entity), "hosts")[0]
+            out[entity] = topo.index(first.id)
+        return out
 
     def group_of(ids: Ids) -> Ids:
+        nonlocal job_of
         topo = table.topology
         out = np.full(len(ids), -1, dtype=np.int64)
         if topo is None:
             return out
-        for k, sid in enumerate(ids.tolist()):
-            entity = table[int(sid)].entity
-            if entity < 0:
-                continue
-            if entity not in cache:
-                jobs = topo.children(topo.id_at(entity), "hosts")
-                cache[entity] = topo.index(jobs[0].id) if jobs else -1
-            out[k] = cache[entity]
+        if job_of is None:
+            job_of = jobs(topo)
+        entity = table.entity_of(ids)
+        known = entity >= 0
+        out[known] = job_of[entity[known]]
         return out
 
     return group_of
 
 
-def gauges(table: SeriesTable) -> Callable[[Ids], np.ndarray]:
+def gauges(table: SeriesTable, names: MetricIndex | None = None) -> Callable[[Ids], np.ndarray]:
     """Which series are gauges: everything that is not a counter (a counter rule's metric, or
     named as Prometheus names counters)."""
     counters = {r.metric for r in DEFAULT_RULES}
-    cache: dict[int, bool] = {}
-
-    def which(ids: Ids) -> np.ndarray:
-        out = np.empty(len(ids), dtype=bool)
-        for k, sid in enumerate(ids.tolist()):
-            hit = cache.get(sid)
-            if hit is None:
-                m = table[int(sid)].metric
-                hit = cache[sid] = not (m in counters or m.endswith(("_total", "_COUNTER")))
-            out[k] = hit
-        return out
-
-    return which
+    is_gauge = (names or metric_names(table)).per_metric(
+        lambda m: int(not (m in counters or m.endswith(("_total", "_COUNTER"))))
+    )
+    return lambda ids: is_gauge(ids) > 0
 
 
 def default_bank(table: SeriesTable) -> Bank:
@@ -73,7 +75,7 @@ def default_bank(table: SeriesTable) -> Bank:
     quiet one (about one false score in 10⁷ samples of noise); NAB's best is about 0.07."""
     names = metric_names(table)
     detectors: list[tuple[Detector, float]] = [
-        (default_gauge_detector().watching(gauges(table)), 0.5),
+        (default_gauge_detector().watching(gauges(table, names)), 0.5),
         (CounterRates(names), 0.5),
         (GaugeTrends(names), 0.5),
         (PeerDeficit(names, job_groups(table)), 0.5),

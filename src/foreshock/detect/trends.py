@@ -4,6 +4,11 @@ creeps warmer, a job whose steps slowly lengthen.
 Each series is compared with its own long-term level. Two things keep real fleets' noise out:
 the short-term level is winsorised (one glitching reading moves it by a bounded amount), and the
 long-term level follows slow sensor drift, which a degrading part outpaces.
+
+A part that degrades fast reaches a rule's threshold late in its own precursor, whose lead may be
+minutes. So the short-term level is also compared with a recent level (``recent_seconds``): a
+move of half the threshold within a few minutes scores as high as the full threshold against the
+long-term level. Slow drift never moves that fast, and a glitch is winsorised away.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from foreshock.detect.base import Detector, Floats, Ids, SeriesState
+from foreshock.detect.base import Detector, Floats, Ids, SeriesState, per_metric
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +28,20 @@ class TrendRule:
     threshold: float  # the change that scores 0.5
     relative: bool  # threshold as a fraction of the long-term level, else in the metric's unit
     predicts: str
+    fast: bool = True  # also judge moves within minutes (not for series that follow the load)
 
 
 # Engineering assumptions, from the failure modes in domain/gpu-telemetry.md §5 (pump wear:
 # flow down, ΔT up; clogging: ΔP changes; room excursion: air and temperatures up) and the
-# straggler signature in domain/gpu-failures.md §3 (a rank's step time lagging).
+# straggler signature in domain/gpu-failures.md §3 (a rank's step time lagging). The loop's
+# return temperature is not among them: it follows the rack's load (ΔT means falling flow only
+# at constant power, §5), so it rose by degrees whenever a large job started or restarted;
+# the flow, pressure and pump readings show pump wear without that confound.
 DEFAULT_TRENDS: tuple[TrendRule, ...] = (
     TrendRule("RackLiquidFlow", -1, 0.10, True, "thermal_runaway"),
     TrendRule("LiquidFlow", -1, 0.10, True, "thermal_runaway"),
     TrendRule("LiquidDifferentialPressure", -1, 0.15, True, "thermal_runaway"),
     TrendRule("PumpSpeed", +1, 0.05, True, "thermal_runaway"),
-    TrendRule("RackLiquidReturnTemperature", +1, 2.0, False, "thermal_runaway"),
     TrendRule("SupplyAirTemperature", +1, 1.0, False, "thermal_runaway"),
     TrendRule("job_step_time_seconds", +1, 0.10, True, "job_straggler"),
 )
@@ -49,6 +57,7 @@ class GaugeTrends(Detector):
         short_seconds: float = 120.0,
         long_seconds: float = 3600.0,
         warmup_seconds: float = 1200.0,
+        recent_seconds: float = 600.0,
     ) -> None:
         self.metric_of = metric_of
         self.rule_list = list(rules)
@@ -56,24 +65,23 @@ class GaugeTrends(Detector):
         self._dir = np.array([r.direction for r in rules] + [0.0])
         self._thr = np.array([r.threshold for r in rules] + [1.0])
         self._rel = np.array([r.relative for r in rules] + [False])
+        self._fast = np.array([2.0 if r.fast else 0.0 for r in rules] + [0.0])
         self.short, self.long, self.warmup = short_seconds, long_seconds, warmup_seconds
+        self.recent = recent_seconds
         self.state = SeriesState(
-            rule=-2.0, t=np.nan, short=np.nan, long=np.nan, spread=0.0, seen=0.0
+            t=np.nan, short=np.nan, long=np.nan, recent=np.nan, spread=0.0, seen=0.0
         )
+        self._rule = per_metric(metric_of, lambda n: self._index.get(n, -1))
 
     def rule_of(self, series: Ids) -> Ids:
-        self.state.ensure(int(series.max()))
-        rule = self.state["rule"]
-        unknown = series[rule[series] == -2]
-        if len(unknown):
-            rule[unknown] = [self._index.get(n, -1) for n in self.metric_of(unknown)]
-        return rule[series].astype(np.int64)
+        return self._rule(series)
 
     def watches(self, series: Ids) -> np.ndarray:
         return self.rule_of(series) >= 0
 
     def step(self, series: Ids, t: Floats, v: Floats) -> Floats:
         st = self.state
+        st.ensure(int(series.max()))
         rule = self.rule_of(series)
         ok = (rule >= 0) & np.isfinite(v)
         last_t, short, long = st["t"][series], st["short"][series], st["long"][series]
@@ -88,6 +96,7 @@ class GaugeTrends(Detector):
         dev = np.where(spread > 0, np.clip(dev, -bound, bound), dev)
         a_s = 1 - np.exp(-dt / self.short)
         a_l = 1 - np.exp(-dt / self.long)
+        a_r = 1 - np.exp(-dt / self.recent)
         short_new = np.where(first, v, np.where(fresh, short + a_s * dev, short))
         spread_new = np.where(fresh, spread + a_s * (np.abs(dev) - spread), spread)
         seen = st["seen"][series] + np.where(fresh, dt, 0.0)
@@ -97,12 +106,22 @@ class GaugeTrends(Detector):
             short_new,
             np.where(fresh, long + a_l * (short_new - long), long),
         )
+        recent = st["recent"][series]
+        recent_new = np.where(
+            first | (fresh & warming),
+            short_new,
+            np.where(fresh, recent + a_r * (short_new - recent), recent),
+        )
+        st["recent"][series] = np.where(ok, recent_new, recent)
         st["short"][series] = np.where(ok, short_new, short)
         st["long"][series] = np.where(ok, long_new, long)
         st["spread"][series] = np.where(ok, spread_new, spread)
         st["seen"][series] = np.where(ok, seen, st["seen"][series])
         st["t"][series] = np.where(ok & (first | (dt > 0)), t, last_t)
-        change = self._dir[rule] * (short_new - long)
+        direction = self._dir[rule]
+        change = direction * (short_new - long)
+        # Half the threshold within minutes counts as the whole one over the long term.
+        change = np.fmax(change, self._fast[rule] * direction * (short_new - recent))
         scale = np.where(self._rel[rule], np.abs(long), 1.0) * self._thr[rule]
         score = np.clip(change / np.where(scale > 0, 2 * scale, np.inf), 0.0, 1.0)
         return np.where(fresh & ~warming, score, np.where(ok, 0.0, np.nan))
