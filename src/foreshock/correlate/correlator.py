@@ -26,7 +26,7 @@ from foreshock.correlate.group import Group, Member
 from foreshock.correlate.render import render
 from foreshock.diagnose.rank import CauseRanker, Symptom, ranker_for
 from foreshock.diagnose.signs import alert_signs, classify
-from foreshock.diagnose.symptoms import SEVERITY
+from foreshock.diagnose.symptoms import GENERIC_DETECTORS, SEVERITY, WEIGHT
 from foreshock.model import Alert, Finding, Incident
 from foreshock.topology import Topology
 
@@ -62,6 +62,8 @@ class Correlator:
         for a in alerts:
             items.append((a.starts_at, a.fingerprint, self._alert_member(a)))
         for f in findings:
+            if f.detector in GENERIC_DETECTORS:
+                continue  # any change of any gauge: shown, never evidence
             m = self._finding_member(f)
             items.append((m.start, m.key, m))
         items.sort(key=lambda x: (x[0], x[1]))
@@ -102,7 +104,7 @@ class Correlator:
         symptom = None
         if f.entity is not None and f.entity in self.topo:
             self._see(f.entity)
-            symptom = Symptom(f.entity, start, 0.5 * f.score, f.metric, classify([f.metric]))
+            symptom = Symptom(f.entity, start, WEIGHT * f.score, f.metric, classify([f.metric]))
         return Member(key, f.entity, start, None, symptom, False, None, f.metric)
 
     def _see(self, entity: str) -> None:
@@ -119,8 +121,9 @@ class Correlator:
         known = self.by_key.get(m.key)
         if known is not None:
             return self._update(known, m)
-        if not m.is_alert and m.key.startswith("finding:prediction"):
-            # A prediction enriches the incident it falls into; alone it is not an incident.
+        if not m.is_alert:
+            # Findings enrich the incident they fall into; alone they are not an incident
+            # (they are stored and shown as findings), so a noisy detector cannot page anyone.
             g = self._join_existing(m)
             if g is not None:
                 self.by_key[m.key] = g

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
@@ -27,11 +28,31 @@ def from_alerts(topo: Topology, alerts: Iterable[Alert]) -> list[Symptom]:
     return out
 
 
+WEIGHT = 0.2  # of an anomaly, against an alert at 1
+COMMON = 3  # entities a finding's metric may show on before it counts for less
+
+
+# Detectors that flag any change of a gauge (the novelty ensemble): every consequence of a
+# fault changes some gauge, so their findings are shown, not used to single out a cause.
+GENERIC_DETECTORS = frozenset({"ensemble"})
+
+
 def from_findings(findings: Iterable[Finding]) -> list[Symptom]:
+    """Findings of specific detectors (counter rates, peer comparison, trends, XID policy)
+    weigh a fraction of an alert, and less the more entities show the same metric's finding:
+    when every GPU of a stalled job slows together, that is one pattern, not a hundred pieces
+    of evidence."""
+    kept = [f for f in findings if f.entity is not None and f.detector not in GENERIC_DETECTORS]
+    spread = Counter(f.metric for f in {(f.entity, f.metric): f for f in kept}.values())
     return [
-        Symptom(f.entity, f.onset or f.raised_at, 0.5 * f.score, f.metric, classify([f.metric]))
-        for f in findings
-        if f.entity is not None
+        Symptom(
+            f.entity,  # type: ignore[arg-type]
+            f.onset or f.raised_at,
+            WEIGHT * f.score * min(1.0, COMMON / spread[f.metric]),
+            f.metric,
+            classify([f.metric]),
+        )
+        for f in kept
     ]
 
 
