@@ -417,7 +417,7 @@ def eval_rca(
         str, typer.Option(help="petshop: train, test or all (rcd-sockshop has no split).")
     ] = "all",
     seed: Annotated[int, typer.Option(help="sim: first seed of the scenarios.")] = 0,
-    cases: Annotated[int, typer.Option(min=1, help="sim: scenarios, one fault each.")] = 34,
+    cases: Annotated[int, typer.Option(min=1, help="sim: scenarios, one fault each.")] = 36,
     as_json: JsonFlag = False,
 ) -> None:
     """Score root-cause ranking: AC@1, AC@3 and Avg@5, per group."""

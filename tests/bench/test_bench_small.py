@@ -14,6 +14,7 @@ from foreshock.cli import app
     ("name", "args", "figures"),
     [
         ("detect", ["--gpus", "2000"], {"samples_per_second"}),
+        ("rca", ["--gpus", "1000", "--repeat", "3"], {"rca_seconds", "blast_radius_ms"}),
         (
             "sim",
             ["--gpus", "64", "--live-gpus", "64"],
@@ -28,3 +29,6 @@ def test_bench_reports_its_figures(name: str, args: list[str], figures: set[str]
     assert doc["bench"] == name
     assert figures <= set(doc["figures"])
     assert all(f["value"] > 0 for f in doc["figures"].values())
+    if name == "rca":  # the storm's cause is found, and it is one incident
+        assert doc["context"]["ranked_first"] == doc["context"]["injected_cause"]
+        assert doc["context"]["incidents"] == 1
