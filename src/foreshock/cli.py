@@ -318,9 +318,7 @@ def rca(
         )
 
 
-def _detect(
-    topo: Topology, telemetry: list[Path], events: list[Path]
-) -> tuple[list[Any], Any]:
+def _detect(topo: Topology, telemetry: list[Path], events: list[Path]) -> tuple[list[Any], Any]:
     """Findings over the files, and an alert mapper that knows the PCI addresses the
     telemetry taught it (an XID alert of a host names one of its GPUs)."""
     from foreshock.detect.run import default_bank, detect_files
