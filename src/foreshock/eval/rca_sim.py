@@ -30,6 +30,7 @@ from foreshock.diagnose.symptoms import (
     from_alerts,
     from_findings,
     in_window,
+    observable_kinds,
 )
 from foreshock.ingest.alertmanager import parse_any
 from foreshock.ingest.events import EventResolver
@@ -119,9 +120,7 @@ def observable(topo: Topology, table: SeriesTable, alerts: list[Alert]) -> np.nd
     ids = [table[s].entity for s in range(len(table))]
     mapped = np.array([i for i in ids if i >= 0], dtype=np.int64)
     mask[mapped] = True
-    for kind in {topo.kind_of(a.entity) for a in alerts if a.entity in topo}:
-        mask |= topo.kind_mask(kind)
-    return mask
+    return mask | observable_kinds(topo, [a.entity for a in alerts])
 
 
 def rank_of(root: str, causes: list[Cause]) -> int | None:
