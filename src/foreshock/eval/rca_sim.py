@@ -120,7 +120,8 @@ def observable(topo: Topology, table: SeriesTable, alerts: list[Alert]) -> np.nd
     ids = [table[s].entity for s in range(len(table))]
     mapped = np.array([i for i in ids if i >= 0], dtype=np.int64)
     mask[mapped] = True
-    return mask | observable_kinds(topo, [a.entity for a in alerts])
+    mask |= observable_kinds(topo, [a.entity for a in alerts])
+    return mask
 
 
 def rank_of(root: str, causes: list[Cause]) -> int | None:
