@@ -115,6 +115,19 @@ def test_lifecycle_needs_operator_and_is_audited_and_published(service, seeded):
     ]
     r = service.client.post("/api/v1/incidents/99/resolve", headers=service.auth("operator"))
     assert r.status_code == 404
+    # The same entries through the API, and tailed from the last id seen.
+    subject = f"incident/{seeded.incident}"
+    r = service.client.get(
+        "/api/v1/audit", params={"subject": subject}, headers=service.auth("viewer")
+    )
+    assert r.status_code == 200, r.text
+    assert [e["data"] for e in r.json()] == [a.data for a in audit]
+    last = r.json()[0]["id"]
+    r = service.client.get(
+        "/api/v1/audit", params={"subject": subject, "after": last}, headers=service.auth("viewer")
+    )
+    assert [e["decision"] for e in r.json()] == [a.decision for a in audit[1:]]
+    assert service.client.get("/api/v1/audit").status_code == 401
     service.assert_no_internal_errors()
 
 

@@ -21,6 +21,7 @@ def test_every_page_opens_in_both_themes_without_console_errors(page: Page, live
         ("incident", f"/ui/incidents/{incident}", "#causal-graph"),
         ("entity", f"/ui/entities/{live.seeded.symptoms[0]}", "#series[data-state=rendered]"),
         ("live", "/ui/live", "#stream-state[data-state=live]"),
+        ("actions", "/ui/actions", "#audit-log"),
     ]
     for theme in ("light", "dark"):
         for name, path, ready in pages:

@@ -12,6 +12,7 @@ from foreshock.model import BlastRadius
 from foreshock.store.state.models import (
     ActionRow,
     AlertRow,
+    AuditRow,
     FindingRow,
     IncidentCommentRow,
     IncidentRow,
@@ -51,6 +52,19 @@ class AlertOut(BaseModel):
     entity: str | None
     source: str
     last_received: float
+
+
+class AuditOut(BaseModel):
+    """One entry of the append-only audit log: a decision, refusal or call."""
+
+    id: int
+    at: float
+    actor: str
+    action: str
+    subject: str
+    decision: str
+    reason: str
+    data: dict[str, Any]
 
 
 class FindingOut(BaseModel):
@@ -221,6 +235,19 @@ def alert_out(row: AlertRow) -> AlertOut:
         entity=row.entity,
         source=row.source,
         last_received=row.last_received,
+    )
+
+
+def audit_out(row: AuditRow) -> AuditOut:
+    return AuditOut(
+        id=row.id,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        subject=row.subject,
+        decision=row.decision,
+        reason=row.reason,
+        data=dict(row.data or {}),
     )
 
 

@@ -18,6 +18,7 @@ from foreshock.api import views
 from foreshock.api.auth import Principal
 from foreshock.api.schemas import (
     AlertOut,
+    AuditOut,
     BlastRadiusOut,
     CausalGraph,
     CommentIn,
@@ -33,6 +34,7 @@ from foreshock.api.schemas import (
     WhatIfIn,
     WhatIfOut,
     alert_out,
+    audit_out,
     blast_out,
     finding_out,
 )
@@ -122,6 +124,23 @@ def add_api_routes(app: FastAPI) -> None:
         """Alerts, oldest first."""
         rows = await run_in_threadpool(s.store.alerts, status=status, entity=entity, limit=limit)
         return [alert_out(a) for a in rows]
+
+    @r.get("/audit", dependencies=[viewer])
+    async def audit(
+        s: Service = ready,
+        subject: Annotated[str | None, Query(max_length=1000)] = None,
+        actor: Annotated[str | None, Query(max_length=200)] = None,
+        after: Annotated[
+            int | None, Query(ge=0, le=MAX_ID, description="Ids above this one.")
+        ] = None,
+        limit: Limit = 100,
+    ) -> list[AuditOut]:
+        """The audit log, oldest first (every decision, refusal and call of the remediation
+        loop, and every change people made); tail it by passing the last id as `after`."""
+        rows = await run_in_threadpool(
+            s.store.audit_log, subject=subject, actor=actor, after=after, limit=limit
+        )
+        return [audit_out(a) for a in rows]
 
     @r.get("/findings", dependencies=[viewer])
     async def findings(

@@ -185,6 +185,14 @@ def add_ui_routes(app: FastAPI) -> None:
         kinds = s.topology.kind_counts()
         return render("fleet.html", session, nav="fleet", health=summary, kinds=kinds)
 
+    @page("/ui/actions")
+    async def actions(request: Request, subject: str = "") -> HTMLResponse:
+        """The audit log, newest last: what the remediation loop decided, refused and did."""
+        session = _session(request)
+        s = service_dep(request)
+        rows = await run_in_threadpool(s.store.audit_log, subject=subject[:1000] or None, limit=500)
+        return render("actions.html", session, nav="actions", rows=rows, subject=subject)
+
     @page("/ui/incidents")
     async def incidents(
         request: Request,
