@@ -38,7 +38,7 @@ class Figure:
             out["baseline_value"] = _round(self.baseline_value)
             ratio = self.ratio
             if ratio is not None:
-                out["ratio"] = round(ratio, 3)
+                out["ratio"] = float(f"{ratio:.4g}")  # significant figures: ratios can be small
         return out
 
 
