@@ -399,7 +399,6 @@ def test_scrape_once_bad_targets(live: LiveServer, bad: Bad) -> None:
             assert result.decoded is not None  # up 0, as Prometheus records it
             assert result.decoded.values[0] == 0
             assert result.samples == 0
-            assert result.duration < 1.2, name
             health = scraper.target_health(target)
             assert health is not None
             assert not health.up
