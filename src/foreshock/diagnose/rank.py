@@ -163,6 +163,7 @@ class CauseRanker:
             quiet &= ~busy
         fresh = sym & (when >= t0 - 60)
         down = signs.get("down", np.zeros(n, dtype=bool))
+        device = signs.get("device", np.zeros(n, dtype=bool))
         dark = fresh & (down | (~known & self._dark(fresh, when)))
         t_fresh = float(when[fresh].min()) if fresh.any() else t0
         if candidates is None:
@@ -227,7 +228,10 @@ class CauseRanker:
             local = [c]
             reported = up >= 0 and fresh[up] and not taken_mask[up]
             if reported and (not fresh[c] or when[up] <= when[c] + JOB_LAG):
-                ll += 0.5 * g_total * float(weight[up])
+                # A device error the container logs (an XID in a node's kernel log) is about
+                # one of its devices; anything else it shows is only partly about this part.
+                share = 1.0 if device[up] else 0.5
+                ll += share * g_total * float(weight[up])
                 local.append(up)
             ll += float(self.prior[c])
             hits = np.concatenate([hit_total, hit_deg, hit_job, np.array(local, dtype=np.int64)])
