@@ -41,10 +41,8 @@ def test_webhooks_become_one_diagnosed_incident_in_the_store(
         for at in sorted({a["startsAt"] for a in raw}):
             batch = [a for a in raw if a["startsAt"] == at]
             ingest.ingest_alerts(json.dumps(batch).encode(), "application/json", "api-v2")
-        while stages.depth:
-            kind, item = stages._queue.get_nowait()
-            stages.step(kind, item)
-            stages._queue.task_done()
+        assert stages.process_pending(), "the alerts changed incidents"
+        assert stages.depth == 0
         rows = store.incidents()
         assert rows, "no incident stored"
         biggest = max(rows, key=lambda r: len(_members(store, r.id)))

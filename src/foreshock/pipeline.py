@@ -142,6 +142,20 @@ class Pipeline:
             time.sleep(0.02)
         return False
 
+    def process_pending(self) -> list[Incident]:
+        """Run everything queued so far in the caller's thread, in order (tests, tools that
+        do not start the worker); returns the incidents changed."""
+        changed: list[Incident] = []
+        while True:
+            try:
+                kind, item = self._queue.get_nowait()
+            except queue.Empty:
+                return changed
+            try:
+                changed += self.step(kind, item)
+            finally:
+                self._queue.task_done()
+
     def step(self, kind: str, item: Any) -> list[Incident]:
         """Process one queued item now, in the caller's thread; returns changed incidents."""
         with self._lock:
