@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from foreshock.detect.base import Detector, Ids, Plan
+from foreshock.detect.silence import Silence
 from foreshock.detect.xid import XidPolicy
 from foreshock.ingest.series import SeriesTable
 from foreshock.model import Event, Finding, SampleBatch
@@ -46,10 +47,12 @@ class Bank:
         table: SeriesTable,
         detectors: Sequence[tuple[Detector, float]],
         xid: XidPolicy | None = None,
+        silence: Silence | None = None,
     ) -> None:
         self.table = table
         self.detectors = [Armed.of(d, th) for d, th in detectors]
         self.xid = xid or XidPolicy()
+        self.silence = silence
         self._who: dict[int, tuple[str | None, str]] = {}  # series → (entity id, metric)
         self._last: tuple[Ids, list[tuple[Ids, list[Ids]]]] | None = None
 
@@ -67,6 +70,8 @@ class Bank:
             part = batch if len(mine) == len(batch) else batch.take(mine)
             scores = armed.detector.score(part, groups)
             found += self._raise(armed, part, groups, scores)
+        if self.silence is not None:
+            found += self.silence.feed(batch)
         found.sort(key=lambda f: (f.raised_at, f.entity or "", f.metric, f.detector))
         return found
 

@@ -12,6 +12,7 @@ from foreshock.detect.base import Detector, Ids, MetricIndex
 from foreshock.detect.counters import DEFAULT_RULES, CounterRates
 from foreshock.detect.peers import PeerDeficit
 from foreshock.detect.registry import default_gauge_detector
+from foreshock.detect.silence import Silence
 from foreshock.detect.trends import GaugeTrends
 from foreshock.ingest.events import EventResolver
 from foreshock.ingest.files import read_telemetry
@@ -80,7 +81,7 @@ def default_bank(table: SeriesTable) -> Bank:
         (GaugeTrends(names), 0.5),
         (PeerDeficit(names, job_groups(table)), 0.5),
     ]
-    return Bank(table, detectors)
+    return Bank(table, detectors, silence=Silence(table))
 
 
 def detect_files(

@@ -145,9 +145,11 @@ class CauseRanker:
         when = np.full(n, np.inf)
         signs: dict[str, np.ndarray] = {}
         known = np.zeros(n, dtype=bool)
+        stalled = np.zeros(n, dtype=bool)  # shows only that its job waits
         for i, s in first.items():
             weight[i] = s.weight
             when[i] = s.first
+            stalled[i] = s.signs == {"stall"}
             for sign in s.signs - {"stall"}:
                 signs.setdefault(sign, np.zeros(n, dtype=bool))[i] = True
                 known[i] = True
@@ -168,6 +170,12 @@ class CauseRanker:
         t_fresh = float(when[fresh].min()) if fresh.any() else t0
         if candidates is None:
             candidates = self._shortlist(idx, when, t0)
+            # A device error a container logs without saying which device (an XID whose PCI
+            # address no series or inventory names) makes each of its devices a suspect.
+            logged = idx[device[idx] & fresh[idx]]
+            if logged.size:
+                parts = np.flatnonzero(np.isin(self.container, logged))
+                candidates = np.union1d(candidates, parts[~self.grouping[parts]])
         g_total = math.log(P_TOTAL / P_BACKGROUND)
         g_deg = math.log(P_DEGRADED / P_BACKGROUND)
         g_job = math.log(P_JOB / P_BACKGROUND)
@@ -190,8 +198,19 @@ class CauseRanker:
             # to show: what appears together with the first direct symptom has another cause.
             # Without a direct symptom of its own, a candidate cannot explain the incident's
             # first symptom as a stall: that needs something before it.
-            direct = np.concatenate([hit_total, hit_deg])
-            direct = direct[fresh[direct]]
+            reached = np.concatenate([hit_total, hit_deg])
+            reached = reached[fresh[reached]]
+            # A stall only says the job waits: the first sign of the cause itself is what
+            # the stalls must come after, when the candidate has one.
+            direct = reached[~stalled[reached]]
+            # What a part's container reports (a node's kernel log for its GPU) is the part's,
+            # when it comes before or with the part's own symptom, or the part has none.
+            up = int(self.container[c])
+            reported = up >= 0 and fresh[up] and not taken_mask[up]
+            if reported and device[up]:
+                direct = np.append(direct, up)
+            if not direct.size:
+                direct = reached
             t_direct = float(when[direct].min()) if direct.size else t_fresh
             late = spread[sym[spread] & (when[spread] >= t_direct + JOB_LAG)]
             hit_job = np.union1d(late, hit_deg[np.isin(hit_deg, late)])
@@ -222,11 +241,7 @@ class CauseRanker:
                 silent_deg, silent_total = silent_deg + silent_total, 0
             settled = 1.0 if now is None else min(1.0, max(0.0, now - t_direct) / SETTLE)
             ll += settled * (m_total * silent_total + m_deg * silent_deg)
-            # What a part's container reports (a node's kernel log for its GPU) is the part's,
-            # when it comes before or with the part's own symptom, or the part has none.
-            up = int(self.container[c])
             local = [c]
-            reported = up >= 0 and fresh[up] and not taken_mask[up]
             if reported and (not fresh[c] or when[up] <= when[c] + JOB_LAG):
                 # A device error the container logs (an XID in a node's kernel log) is about
                 # one of its devices; anything else it shows is only partly about this part.
