@@ -217,7 +217,11 @@ class CauseRanker:
             hit_deg = np.setdiff1d(hit_deg, hit_job)
             # Power and containment take everything at once: what begins long after the
             # first direct symptom was only degraded, not taken.
-            slow = hit_total[fresh[hit_total] & (when[hit_total] > t_direct + AT_ONCE)]
+            # The candidate's own early warning (a UPS on battery, minutes before its output
+            # drops) is its state, not something it took: the clock starts at what it took.
+            others = hit_total[(hit_total != c) & fresh[hit_total]]
+            t_taken = float(when[others].min()) if others.size else t_direct
+            slow = others[when[others] > t_taken + AT_ONCE]
             # What power or containment takes goes down; a part that reports an error of its
             # own is alive, so the cause only degraded it.
             alive = hit_total[known[hit_total] & ~down[hit_total] & (hit_total != c)]
