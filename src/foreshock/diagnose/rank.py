@@ -67,6 +67,7 @@ SETTLE = 300.0  # seconds for what a fault reaches to show it (`for` durations, 
 MISFIT = 0.25  # weight of a symptom unlike what the candidate's fault produces
 AT_ONCE = 120.0  # seconds within which what power or containment takes shows it
 JOB_LAG = 30.0  # seconds before a synchronous job's stall shows on its members (a timeout)
+_DEBUG: set[str] = set()
 FULL_CANDIDATES = 96  # candidates scored in full in a large incident
 SAMPLE = 256  # symptoms sampled to shortlist them
 
@@ -219,8 +220,10 @@ class CauseRanker:
             # first direct symptom was only degraded, not taken.
             # The candidate's own early warning (a UPS on battery, minutes before its output
             # drops) is its state, not something it took: the clock starts at what it took.
+            # Its bulk, not its first: an unrelated alert that happens to fall in the reach
+            # just before does not make the whole outage look slow.
             others = hit_total[(hit_total != c) & fresh[hit_total]]
-            t_taken = float(when[others].min()) if others.size else t_direct
+            t_taken = float(np.median(when[others])) if others.size else t_direct
             slow = others[when[others] > t_taken + AT_ONCE]
             # What power or containment takes goes down; a part that reports an error of its
             # own is alive, so the cause only degraded it.
@@ -232,7 +235,10 @@ class CauseRanker:
             w = np.where(fits, weight, MISFIT * weight)
             w[c] = weight[c]
             ll = g_total * float(w[hit_total].sum()) - (g_total - g_deg) * float(w[slow].sum())
-            ll += g_deg * float(w[hit_deg].sum()) + g_job * float(weight[hit_job].sum())
+            # A stall explains only what looks like waiting: a member that is down, hot or
+            # erroring has a cause of its own.
+            stall_w = np.where(known[hit_job], MISFIT, 1.0) * weight[hit_job]
+            ll += g_deg * float(w[hit_deg].sum()) + g_job * float(stall_w.sum())
             # A part the hypothesis takes down and that shows it (a node that is down) does not
             # report its contents: their silence is expected, not evidence against it.
             gone = dark & taken_mask
@@ -260,6 +266,8 @@ class CauseRanker:
             ll -= 2.0 * lead / span
             ll -= 1e-4 * len(reach)  # of equal explanations, the narrower one
             explained = len(hit_total) + len(hit_deg) + len(hit_job)
+            if cid in _DEBUG:
+                print(cid, f"ll={ll:.1f} total={len(hit_total)} w={float(w[hit_total].sum()):.1f} slow={len(slow)} deg={len(hit_deg)} wdeg={float(w[hit_deg].sum()):.1f} job={len(hit_job)} silent_t={silent_total} silent_d={silent_deg} outage={outage} lead={lead:.0f} span={span:.0f} fits={int(fits[sym].sum())}/{int(sym.sum())}")
             scored.append((ll, c, explained, silent_total + silent_deg))
             shape[c] = hash(reach[:-1].tobytes())
         scored.sort(key=lambda x: (-x[0], x[1]))
