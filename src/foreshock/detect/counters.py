@@ -9,6 +9,20 @@ fall is a reset, not a negative rate. Two kinds of rule:
   its short-term one and stays quiet; a part that starts to degrade does not. The price: a
   precursor already running at full rate when watching begins is taken as that part's normal
   until it rises further, which exponential wear-out ramps do.
+
+A trend is also judged on *evidence*: how unlikely the recent errors are under the part's own
+past rate. The errors counted are *occurrences* (scrapes in which the counter rose), so a burst
+that one physical event reports as many errors counts once. For a recent window (10 and 30
+minutes, exponentially weighted), the occurrences ``n`` seen are tested against what the
+part's past allows, ``mu = ratio × past rate × window``, by the Poisson likelihood ratio
+``n log(n / mu) - (n - mu)`` (a generalised likelihood-ratio test of a rate increase). The past
+rate is the long-term one as it stood at least ``short`` seconds ago (a snapshot, so that the
+errors under test do not raise their own baseline), and Bayesian: half an occurrence is added
+to what was seen, so a part that has been silent for hours has a small but non-zero rate, and
+a part seen for minutes a high one. A link that has counted nothing for hours and then errs
+again and again is significant by itself, well before its rate reaches any floor; a part that
+has always been noisy must rise many-fold. No floor or fleet-wide constant enters the test,
+only the part's own history.
 """
 
 from __future__ import annotations
@@ -62,6 +76,9 @@ class CounterRates(Detector):
         short_seconds: float = 600.0,
         long_seconds: float = 4 * 3600.0,
         ratio: float = 3.0,
+        evidence: float = 12.0,
+        windows: tuple[float, ...] = (600.0, 1800.0),
+        prior_count: float = 0.5,
     ) -> None:
         self.rules = {r.metric: i for i, r in enumerate(rules)}
         self.rule_list = list(rules)
@@ -73,7 +90,14 @@ class CounterRates(Detector):
             [r.predicts if r.mode != "event" else None for r in rules] + [None], dtype=object
         )
         self._per = np.where(self._floor > 0, self._floor, 1.0)  # the unit of a trend's excess
-        self.state = StateTable(v=np.nan, t=np.nan, short=0.0, long=0.0, seen=0.0)
+        # Evidence: the log-likelihood ratio that scores 0.5; the recent windows it is judged
+        # over; the pseudo-count that keeps a silent part's past rate above zero.
+        self.evidence, self.windows, self.prior = evidence, tuple(windows), prior_count
+        occ = {f"occ{k}": 0.0 for k in range(len(self.windows))}
+        self.state = StateTable(
+            v=np.nan, t=np.nan, short=0.0, long=0.0, seen=0.0,
+            occ=0.0, n_prev=0.0, e_prev=0.0, n_cur=0.0, e_cur=0.0, **occ,
+        )  # fmt: skip
         self._rule = per_metric(metric_of, lambda n: self.rules.get(n, -1))
 
     def rule_of(self, series: Ids) -> Ids:
@@ -85,7 +109,7 @@ class CounterRates(Detector):
 
     def step(self, series: Ids, t: Floats, v: Floats) -> Floats:
         blk, slots, view = self.state.read(series)
-        last_v, last_t, short_0, long_0, seen_0 = blk
+        last_v, last_t, short_0, long_0, seen_0, occ_0 = blk[:6]
         rule = self.rule_of(series)
         ok = rule >= 0
         ok &= ~np.isnan(v)
@@ -102,10 +126,14 @@ class CounterRates(Detector):
         if not every:
             dt = np.where(fresh, dt, 0.0)  # a_s, a_l and the rate are then 0: nothing moves
             increase = np.where(fresh, increase, 0.0)
-        a_s, a_l = self._weights(dt)
-        rate = increase / np.where(dt > 0, dt, 1.0)
+        a_s, a_l, *a_w = self._weights(dt)
+        per_dt = 1.0 / np.where(dt > 0, dt, 1.0)
+        rate = increase * per_dt
         short = short_0 + a_s * (rate - short_0)
         seen = seen_0 + dt
+        # Every `short` seconds of a series' clock, the long-term count and exposure are
+        # snapshot; the evidence's past is the snapshot before the last one.
+        turn = np.floor(seen / self.short) > np.floor(seen_0 / self.short)
         # Until a short window has been seen, the long-term level is whatever the part does
         # now: a part that was already noisy when Foreshock started watching is its own
         # baseline, and only a further rise stands out.
@@ -121,6 +149,17 @@ class CounterRates(Detector):
         blk[0] = np.where(advance, v, last_v)
         blk[1] = np.where(advance, t, last_t)
         blk[2], blk[3], blk[4] = short, long_now, seen
+        # Occurrence rates (scrapes with a rise, per second), over the long term and over each
+        # recent window: their time constants times these are exponentially weighted counts.
+        occ_rate = (increase > 0) * per_dt
+        occ = occ_0 + a_l * (occ_rate - occ_0)
+        blk[5] = occ
+        for k, a in enumerate(a_w):
+            blk[10 + k] += a * (occ_rate - blk[10 + k])
+        if turn.any():
+            blk[6:8] = np.where(turn, blk[8:10], blk[6:8])
+            blk[8] = np.where(turn, self.long * occ, blk[8])
+            blk[9] = np.where(turn, self.long * -np.expm1(-seen / self.long), blk[9])
         self.state.write(slots, blk, view)
         mode, floor, per = self._mode[rule], self._floor[rule], self._per[rule]
         # Trend: how far the short-term rate stands above max(ratio × long-term, floor),
@@ -128,16 +167,44 @@ class CounterRates(Detector):
         excess = short - np.maximum(self.ratio * long_before, floor)
         np.maximum(excess, 0.0, out=excess)
         trend = -np.expm1(-excess / per)
+        if self.evidence > 0:
+            np.maximum(trend, self._evidence(blk, mode == 0), out=trend)
         trend[warming] = 0.0
         score: Floats = np.where(mode == 0, trend, increase > 0)
         if every:
             return score
         return np.where(fresh, score, np.where(ok & first, 0.0, np.nan))
 
+    def _evidence(self, blk: Floats, trend: np.ndarray) -> Floats:
+        """The evidence score of each series (0 where ``trend`` is False): the largest Poisson
+        log-likelihood ratio over the recent windows of their occurrences against ``ratio``
+        times the past rate, squashed so that ``evidence`` scores 0.5."""
+        out = np.zeros(blk.shape[1])
+        if not trend.any():
+            return out
+        idx = None if bool(trend.all()) else np.flatnonzero(trend)
+        part = blk if idx is None else blk[:, idx]
+        seen, n_past, e_past = part[4], part[6], part[7]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            past = self.ratio * (n_past + self.prior) / e_past  # inf while there is no past
+        llr = np.zeros(len(seen))
+        for k, tau in enumerate(self.windows):
+            n = tau * part[10 + k]  # occurrences in the window (exponentially weighted)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mu = past * (tau * -np.expm1(-seen / tau))  # as many as the past rate allows
+                g = n * np.log(n / mu) - (n - mu)
+            np.maximum(llr, np.where(n > mu, g, 0.0), out=llr)
+        score = -np.expm1(-llr * (np.log(2) / self.evidence))
+        if idx is None:
+            return score
+        out[idx] = score
+        return out
+
     def _weights(self, dt: Floats) -> tuple[Floats | float, ...]:
-        """EWMA weights of the short and long rates for intervals ``dt`` (two exponentials
-        when the whole step shares one interval, as a scrape of a fleet does)."""
-        taus = (self.short, self.long)
+        """EWMA weights of the short and long rates, then of the evidence windows, for
+        intervals ``dt`` (exponentials of a scalar when the whole step shares one interval,
+        as a scrape of a fleet does)."""
+        taus = (self.short, self.long, *self.windows)
         if len(dt) and dt[0] == dt[-1] and bool((dt == dt[0]).all()):
             d = float(dt[0])
             return tuple(float(-np.expm1(-d / tau)) for tau in taus)

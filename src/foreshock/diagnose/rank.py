@@ -214,7 +214,9 @@ class CauseRanker:
                 direct = reached
             t_direct = float(when[direct].min()) if direct.size else t_fresh
             late = spread[sym[spread] & (when[spread] >= t_direct + JOB_LAG)]
-            hit_job = np.union1d(late, hit_deg[np.isin(hit_deg, late)])
+            # What the cause reaches itself and that shows more than waiting (hot, down,
+            # erroring) is its direct effect, not its job's stall.
+            hit_job = np.setdiff1d(late, hit_deg[known[hit_deg]])
             hit_deg = np.setdiff1d(hit_deg, hit_job)
             # Power and containment take everything at once: what begins long after the
             # first direct symptom was only degraded, not taken.

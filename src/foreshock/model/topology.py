@@ -53,7 +53,7 @@ DEFAULT_RELATION_TYPES: Mapping[str, RelationType] = MappingProxyType(
                 "cools",
                 Propagation.DELAYED,
                 "degraded cooling raises temperatures with a delay, then throttling, then shutdown",
-                ("thermal",),
+                ("thermal", "down"),
             ),
             RelationType(
                 "connects",
