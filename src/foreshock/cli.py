@@ -258,6 +258,7 @@ def rca(
         from_findings,
         in_window,
         observable_kinds,
+        precursors,
     )
     from foreshock.ingest.alertmanager import AlertPayloadError, parse_any
     from foreshock.sim.timefmt import parse_time, rfc3339
@@ -282,6 +283,7 @@ def rca(
     window = in_window(found_alerts, start - 60, start + 900)
     symptoms = from_alerts(topo, window)
     symptoms += from_findings(f for f in findings if start - 60 <= f.raised_at < start + 900)
+    symptoms += precursors(findings, start - 60)
     seen = [a.entity for a in found_alerts] + [f.entity for f in findings]
     causes = rank_causes(topo, symptoms, observable_kinds(topo, seen), top=top, start=start - 60)
     blast = topo.blast_radius(causes[0].entity).to_json() if causes else None

@@ -58,6 +58,7 @@ class GaugeTrends(Detector):
         long_seconds: float = 3600.0,
         warmup_seconds: float = 1200.0,
         recent_seconds: float = 600.0,
+        worse_seconds: float = 3 * 3600.0,
     ) -> None:
         self.metric_of = metric_of
         self.rule_list = list(rules)
@@ -67,7 +68,7 @@ class GaugeTrends(Detector):
         self._rel = np.array([r.relative for r in rules] + [False])
         self._fast = np.array([2.0 if r.fast else 0.0 for r in rules] + [0.0])
         self.short, self.long, self.warmup = short_seconds, long_seconds, warmup_seconds
-        self.recent = recent_seconds
+        self.recent, self.worse = recent_seconds, worse_seconds
         self.state = SeriesState(
             t=np.nan, short=np.nan, long=np.nan, recent=np.nan, spread=0.0, seen=0.0
         )
@@ -96,6 +97,10 @@ class GaugeTrends(Detector):
         dev = np.where(spread > 0, np.clip(dev, -bound, bound), dev)
         a_s = 1 - np.exp(-dt / self.short)
         a_l = 1 - np.exp(-dt / self.long)
+        # The long-term level follows a move for the better within `long`, and one for the
+        # worse only over `worse` seconds: a part that degrades slowly cannot drag its own
+        # baseline along, while a series that recovers is soon judged from its new level.
+        a_w = 1 - np.exp(-dt / self.worse)
         a_r = 1 - np.exp(-dt / self.recent)
         short_new = np.where(first, v, np.where(fresh, short + a_s * dev, short))
         spread_new = np.where(fresh, spread + a_s * (np.abs(dev) - spread), spread)
@@ -104,7 +109,12 @@ class GaugeTrends(Detector):
         long_new = np.where(
             first | (fresh & warming),
             short_new,
-            np.where(fresh, long + a_l * (short_new - long), long),
+            np.where(
+                fresh,
+                long + np.where(self._dir[rule] * (short_new - long) > 0, a_w, a_l)
+                * (short_new - long),
+                long,
+            ),
         )
         recent = st["recent"][series]
         recent_new = np.where(

@@ -56,6 +56,23 @@ def from_findings(findings: Iterable[Finding]) -> list[Symptom]:
     ]
 
 
+LOOKBACK = 3600.0  # seconds before an incident in which a prediction is its precursor
+
+
+def precursors(findings: Iterable[Finding], start: float) -> list[Symptom]:
+    """Predictions raised in the hour before an incident began, as symptoms at its start: a
+    GPU flagged as a straggler twenty minutes before its job slowed is where to look first,
+    although its warning came long before the alerts."""
+    early = [
+        f
+        for f in findings
+        if f.kind == "prediction" and start - LOOKBACK <= f.raised_at < start
+    ]
+    return [
+        Symptom(s.entity, start, s.weight, s.source, s.signs) for s in from_findings(early)
+    ]
+
+
 def in_window(alerts: Iterable[Alert], start: float, end: float) -> list[Alert]:
     """Alerts that began in [start, end), and those still firing at `start` (the background an
     incident arrives into)."""

@@ -31,6 +31,7 @@ from foreshock.diagnose.symptoms import (
     from_findings,
     in_window,
     observable_kinds,
+    precursors,
 )
 from foreshock.ingest.alertmanager import parse_any
 from foreshock.ingest.events import EventResolver
@@ -110,6 +111,7 @@ def rank_fault(
         f.entity in affected for f in found
     )
     symptoms = from_alerts(topo, incident) + from_findings(found)
+    symptoms += precursors(findings, t0 - 60)
     causes = rank_causes(topo, symptoms, observable(topo, table, alerts), top=5, start=t0 - 60)
     return causes, shown
 
