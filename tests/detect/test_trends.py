@@ -86,3 +86,35 @@ def test_series_that_follow_the_load_are_judged_against_the_long_term_only() -> 
     assert np.nanmax(feed(det(), 1, np.concatenate([before, after]) - 17)) >= 0.5
     # The return temperature has no default rule: it follows the load.
     assert np.isnan(feed(det(), 3, before)).all()
+
+
+def test_a_slow_creep_cannot_drag_its_baseline_along() -> None:
+    """Supply air steady for two hours, then warming by 1.7 °C over an hour (a cooling unit
+    losing a stage): judged against a baseline that follows a worsening only slowly, it is
+    foreseen well before the creep ends; a baseline that follows it as fast as anything else
+    sees it late."""
+    rng = np.random.default_rng(4)
+    air = 18 + rng.normal(0, 0.2, 1080)
+    air[720:] += 1.7 * np.arange(360) / 360
+    first = []
+    for worse in (1.5 * 3600.0, 3600.0):
+        d = GaugeTrends(lambda ids: [NAMES[int(i)] for i in ids], worse_seconds=worse)
+        hit = np.flatnonzero(feed(d, 1, air) >= 0.5)
+        first.append(hit[0] if len(hit) else len(air))
+    assert first[0] < 720 + 300  # 10 minutes or more before the hour ends
+    assert first[0] < first[1]
+    d = det()
+    quiet = 18 + rng.normal(0, 0.2, 1440)  # and four hours of noise stay quiet
+    assert np.nanmax(feed(d, 1, quiet)) < 0.5
+
+
+def test_a_recovery_is_soon_the_new_baseline() -> None:
+    """A flow that improves (rising is good for flow) is judged from its new level within
+    about an hour, so a later fall back to the old level is seen as the fall it is."""
+    rng = np.random.default_rng(6)
+    d = det()
+    flow = np.concatenate([np.full(360, 60.0), np.full(1080, 70.0)])
+    assert np.nanmax(feed(d, 0, flow + rng.normal(0, 0.3, len(flow)))) < 0.5
+    assert d.state["long"][0] > 69.3  # followed within `long`, not `worse_seconds`
+    back = feed(d, 0, 60 + rng.normal(0, 0.3, 360), 14_400)
+    assert np.nanmax(back) >= 0.5  # a 14 % fall from where it had settled

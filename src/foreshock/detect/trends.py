@@ -58,7 +58,7 @@ class GaugeTrends(Detector):
         long_seconds: float = 3600.0,
         warmup_seconds: float = 1200.0,
         recent_seconds: float = 600.0,
-        worse_seconds: float = 3 * 3600.0,
+        worse_seconds: float = 1.5 * 3600.0,
     ) -> None:
         self.metric_of = metric_of
         self.rule_list = list(rules)

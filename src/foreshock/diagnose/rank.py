@@ -37,6 +37,7 @@ from foreshock.topology import Topology
 # the chance that an unrelated entity shows one in the same window.
 P_TOTAL = 0.9
 P_DEGRADED = 0.3
+P_DELAYED = 0.1  # cooling: most of what it reaches warms without alarm for many minutes
 P_JOB = 0.9
 P_BACKGROUND = 0.01
 # Relative fault rates per kind (domain/gpu-failures.md §4: GPUs fail far more often than
@@ -114,6 +115,7 @@ class CauseRanker:
         self.endpoint[topo.relation_indices("connects")[1]] = True
         self.node_jobs = _member_jobs(n, self.fan)
         self.mechanism = self._mechanisms(topo)
+        self.delayed = self._delayed_only(topo)
         self.grouping = np.zeros(n, dtype=bool)
         for kind in GROUPING_KINDS:
             self.grouping |= topo.kind_mask(kind)
@@ -178,14 +180,17 @@ class CauseRanker:
                 parts = np.flatnonzero(np.isin(self.container, logged))
                 candidates = np.union1d(candidates, parts[~self.grouping[parts]])
         g_total = math.log(P_TOTAL / P_BACKGROUND)
-        g_deg = math.log(P_DEGRADED / P_BACKGROUND)
         g_job = math.log(P_JOB / P_BACKGROUND)
         m_total = math.log((1 - P_TOTAL) / (1 - P_BACKGROUND))
-        m_deg = math.log((1 - P_DEGRADED) / (1 - P_BACKGROUND))
+        g_degraded = math.log(P_DEGRADED / P_BACKGROUND)
+        m_degraded = math.log((1 - P_DEGRADED) / (1 - P_BACKGROUND))
+        g_delayed = math.log(P_DELAYED / P_BACKGROUND)
+        m_delayed = math.log((1 - P_DELAYED) / (1 - P_BACKGROUND))
         scored = []
         shape: dict[int, int] = {}  # candidate → a hash of what it reaches
         for c in candidates.tolist():
             cid = topo.id_at(c)
+            g_deg, m_deg = (g_delayed, m_delayed) if self.delayed[c] else (g_degraded, m_degraded)
             reach = np.append(topo.downstream_indices(cid), c)
             taken = np.append(topo.downstream_indices(cid, self.total_types), c)
             taken_mask = np.zeros(n, dtype=bool)
@@ -326,6 +331,19 @@ class CauseRanker:
                     continue
                 out[i] = None if not rtype.signs else cur | frozenset(rtype.signs)
         return [None if m is not None and not m else m for m in out]
+
+    @staticmethod
+    def _delayed_only(topo: Topology) -> np.ndarray:
+        """Entities whose faults travel only with a delay (a CDU, a CRAH)."""
+        out = np.zeros(len(topo), dtype=bool)
+        other = np.zeros(len(topo), dtype=bool)
+        for name, rtype in topo.relation_types.items():
+            src, _ = topo.relation_indices(name)
+            if rtype.propagation is Propagation.DELAYED:
+                out[src] = True
+            elif rtype.propagation.propagates:
+                other[src] = True
+        return out & ~other
 
     def _dark(self, fresh: np.ndarray, when: np.ndarray) -> np.ndarray:
         """Containers that went dark: a new symptom of their own that none of their contents
