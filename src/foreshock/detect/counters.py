@@ -22,7 +22,8 @@ to what was seen, so a part that has been silent for hours has a small but non-z
 a part seen for minutes a high one. A link that has counted nothing for hours and then errs
 again and again is significant by itself, well before its rate reaches any floor; a part that
 has always been noisy must rise many-fold. No floor or fleet-wide constant enters the test,
-only the part's own history.
+only the part's own history. A likelihood ratio of ``evidence`` (12: odds of about e^-12 that
+chance did it, for each window and step) scores 0.5.
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ class CounterRates(Detector):
                 mu = past * (tau * -np.expm1(-seen / tau))  # as many as the past rate allows
                 g = n * np.log(n / mu) - (n - mu)
             np.maximum(llr, np.where(n > mu, g, 0.0), out=llr)
-        score = -np.expm1(-llr * (np.log(2) / self.evidence))
+        score: Floats = -np.expm1(-llr * (np.log(2) / self.evidence))
         if idx is None:
             return score
         out[idx] = score

@@ -3,7 +3,11 @@ creeps warmer, a job whose steps slowly lengthen.
 
 Each series is compared with its own long-term level. Two things keep real fleets' noise out:
 the short-term level is winsorised (one glitching reading moves it by a bounded amount), and the
-long-term level follows slow sensor drift, which a degrading part outpaces.
+long-term level follows slow sensor drift, which a degrading part outpaces. It follows a move
+for the worse more slowly (``worse_seconds``, 1.5 h) than one for the better (``long_seconds``,
+1 h): a part that degrades over an hour cannot drag its own baseline along as fast as it
+degrades, while a series that improves is soon judged from its new level. A sensor drifting by
+0.5 °C an hour still stays quiet (it lags that baseline by 0.75 °C at most).
 
 A part that degrades fast reaches a rule's threshold late in its own precursor, whose lead may be
 minutes. So the short-term level is also compared with a recent level (``recent_seconds``): a
@@ -97,24 +101,20 @@ class GaugeTrends(Detector):
         dev = np.where(spread > 0, np.clip(dev, -bound, bound), dev)
         a_s = 1 - np.exp(-dt / self.short)
         a_l = 1 - np.exp(-dt / self.long)
-        # The long-term level follows a move for the better within `long`, and one for the
-        # worse only over `worse` seconds: a part that degrades slowly cannot drag its own
-        # baseline along, while a series that recovers is soon judged from its new level.
-        a_w = 1 - np.exp(-dt / self.worse)
         a_r = 1 - np.exp(-dt / self.recent)
         short_new = np.where(first, v, np.where(fresh, short + a_s * dev, short))
         spread_new = np.where(fresh, spread + a_s * (np.abs(dev) - spread), spread)
         seen = st["seen"][series] + np.where(fresh, dt, 0.0)
         warming = seen <= self.warmup
+        # The long-term level follows a move for the better within `long`, and one for the
+        # worse only over `worse` seconds: a part that degrades slowly cannot drag its own
+        # baseline along, while a series that recovers is soon judged from its new level.
+        a_w = 1 - np.exp(-dt / self.worse)
+        a_long = np.where(self._dir[rule] * (short_new - long) > 0, a_w, a_l)
         long_new = np.where(
             first | (fresh & warming),
             short_new,
-            np.where(
-                fresh,
-                long + np.where(self._dir[rule] * (short_new - long) > 0, a_w, a_l)
-                * (short_new - long),
-                long,
-            ),
+            np.where(fresh, long + a_long * (short_new - long), long),
         )
         recent = st["recent"][series]
         recent_new = np.where(

@@ -274,7 +274,7 @@ class CauseRanker:
             ll -= 1e-4 * len(reach)  # of equal explanations, the narrower one
             explained = len(hit_total) + len(hit_deg) + len(hit_job)
             if cid in _DEBUG:
-                print(cid, f"ll={ll:.1f} total={len(hit_total)} w={float(w[hit_total].sum()):.1f} slow={len(slow)} deg={len(hit_deg)} wdeg={float(w[hit_deg].sum()):.1f} job={len(hit_job)} silent_t={silent_total} silent_d={silent_deg} outage={outage} lead={lead:.0f} span={span:.0f} fits={int(fits[sym].sum())}/{int(sym.sum())}")
+                print(cid, f"ll={ll:.1f} total={len(hit_total)} w={float(w[hit_total].sum()):.1f} slow={len(slow)} deg={len(hit_deg)} wdeg={float(w[hit_deg].sum()):.1f} job={len(hit_job)} silent_t={silent_total} silent_d={silent_deg} outage={outage} lead={lead:.0f} span={span:.0f} fits={int(fits[sym].sum())}/{int(sym.sum())} degids={topo.ids_at(hit_deg.tolist())[:3]} totids={topo.ids_at(hit_total.tolist())[:3]}")
             scored.append((ll, c, explained, silent_total + silent_deg))
             shape[c] = hash(reach[:-1].tobytes())
         scored.sort(key=lambda x: (-x[0], x[1]))
@@ -517,14 +517,16 @@ def rank_causes(
 
 
 def _job_fan_out(topo: Topology, container: np.ndarray) -> dict[int, np.ndarray]:
-    """For each synchronous job: its GPUs and the nodes that hold them."""
+    """For each synchronous job: its GPUs, the nodes that hold them, and itself."""
     out = {}
     for job in topo.entities("job"):
         if not job.is_sync_job:
             continue
         gpus = topo.job_gpu_indices(job.id)
         nodes = container[gpus]
-        out[topo.index(job.id)] = np.union1d(gpus, nodes[nodes >= 0])
+        at = topo.index(job.id)
+        # The job itself too: its own stall alert is as much the stall as its members'.
+        out[at] = np.union1d(np.union1d(gpus, nodes[nodes >= 0]), [at])
     return out
 
 
