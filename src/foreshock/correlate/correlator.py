@@ -156,7 +156,10 @@ class Correlator:
         i = self.topo.index(m.entity)
         active = self._active(m.start)
         for g in active:
-            if m.entity in g.entities:
+            # An entity already in an incident stays there, unless the incident's cause
+            # cannot have done what it shows now (a GPU its job's stall brought in, that now
+            # overheats).
+            if m.entity in g.entities and (g.reach is None or self._explained(g, m, i)):
                 g.add(m)
                 return g
         for g in active:
@@ -164,7 +167,7 @@ class Correlator:
                 continue
             if self._ensure_ranked(g, m.start):
                 self._absorb(g, active)
-            if g.reach is not None and g.reach[i]:
+            if self._explained(g, m, i):
                 g.add(m)
                 return g
         if m.symptom is None:
@@ -235,6 +238,7 @@ class Correlator:
                 continue
             g.add(m)
             g.causes, g.reach, g.ranked_at = union, reach, len(g.entities)
+            g.direct = self._direct(union[0].entity)
             self._absorb(g, active)
             return g
         return None
@@ -308,8 +312,35 @@ class Correlator:
             busy=self._busy(self._active(now), g),
         )
         g.reach = self._explains(g.causes[0].entity) if g.causes else None
+        g.direct = self._direct(g.causes[0].entity) if g.causes else None
         g.ranked_at = len(g.entities)
         return g.reach is not None
+
+    def _explained(self, g: Group, m: Member, i: int) -> bool:
+        """Whether the group's cause explains this member: it reaches the member's entity
+        and the symptom looks like what the cause does there. A member of a job the cause
+        stalls is explained only by waiting: one that is down, hot or erroring has a cause of
+        its own (a CDU's GPUs that throttle in a job a leaf switch stalled)."""
+        if g.reach is None or not g.reach[i] or not g.causes:
+            return False
+        signs = m.symptom.signs - {"stall"} if m.symptom is not None else frozenset()
+        if not signs:
+            return True
+        if g.direct is None or not g.direct[i]:
+            return False
+        mech = self.ranker.mechanism[self.topo.index(g.causes[0].entity)]
+        return mech is None or bool(signs & mech)
+
+    def _direct(self, cause: str) -> np.ndarray:
+        """What a cause reaches itself, and its container (whose logs report it)."""
+        c = self.topo.index(cause)
+        mask = np.zeros(len(self.topo), dtype=bool)
+        mask[self.topo.downstream_indices(cause)] = True
+        mask[c] = True
+        up = int(self.ranker.container[c])
+        if up >= 0:
+            mask[up] = True
+        return mask
 
     def _explains(self, cause: str) -> np.ndarray:
         """What a cause explains: what it reaches, the members of the synchronous jobs it
@@ -338,6 +369,7 @@ class Correlator:
                         g.symptoms(), self.observable, top=5, start=g.start - 60
                     )
                     g.reach = self._explains(g.causes[0].entity) if g.causes else None
+                    g.direct = self._direct(g.causes[0].entity) if g.causes else None
                     g.ranked_at = len(g.entities)
                 self._built[g.number] = render(self.topo, g)
                 self._rendered[g.number] = self._seen_version

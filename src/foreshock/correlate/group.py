@@ -36,6 +36,7 @@ class Group:
     members: dict[str, Member] = field(default_factory=dict)
     causes: list[Cause] = field(default_factory=list)
     reach: np.ndarray | None = None  # mask of what the top cause explains
+    direct: np.ndarray | None = None  # of those, what it reaches itself (not by a job's stall)
     ranked_at: int = 0  # symptomatic entities when last ranked
     entities: set[str] = field(default_factory=set)
     changed: bool = True

@@ -68,7 +68,6 @@ SETTLE = 300.0  # seconds for what a fault reaches to show it (`for` durations, 
 MISFIT = 0.25  # weight of a symptom unlike what the candidate's fault produces
 AT_ONCE = 120.0  # seconds within which what power or containment takes shows it
 JOB_LAG = 30.0  # seconds before a synchronous job's stall shows on its members (a timeout)
-_DEBUG: set[str] = set()
 FULL_CANDIDATES = 96  # candidates scored in full in a large incident
 SAMPLE = 256  # symptoms sampled to shortlist them
 
@@ -273,8 +272,6 @@ class CauseRanker:
             ll -= 2.0 * lead / span
             ll -= 1e-4 * len(reach)  # of equal explanations, the narrower one
             explained = len(hit_total) + len(hit_deg) + len(hit_job)
-            if cid in _DEBUG:
-                print(cid, f"ll={ll:.1f} total={len(hit_total)} w={float(w[hit_total].sum()):.1f} slow={len(slow)} deg={len(hit_deg)} wdeg={float(w[hit_deg].sum()):.1f} job={len(hit_job)} silent_t={silent_total} silent_d={silent_deg} outage={outage} lead={lead:.0f} span={span:.0f} fits={int(fits[sym].sum())}/{int(sym.sum())} degids={topo.ids_at(hit_deg.tolist())[:3]} totids={topo.ids_at(hit_total.tolist())[:3]}")
             scored.append((ll, c, explained, silent_total + silent_deg))
             shape[c] = hash(reach[:-1].tobytes())
         scored.sort(key=lambda x: (-x[0], x[1]))

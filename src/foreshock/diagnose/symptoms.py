@@ -64,13 +64,9 @@ def precursors(findings: Iterable[Finding], start: float) -> list[Symptom]:
     GPU flagged as a straggler twenty minutes before its job slowed is where to look first,
     although its warning came long before the alerts."""
     early = [
-        f
-        for f in findings
-        if f.kind == "prediction" and start - LOOKBACK <= f.raised_at < start
+        f for f in findings if f.kind == "prediction" and start - LOOKBACK <= f.raised_at < start
     ]
-    return [
-        Symptom(s.entity, start, s.weight, s.source, s.signs) for s in from_findings(early)
-    ]
+    return [Symptom(s.entity, start, s.weight, s.source, s.signs) for s in from_findings(early)]
 
 
 def in_window(alerts: Iterable[Alert], start: float, end: float) -> list[Alert]:
