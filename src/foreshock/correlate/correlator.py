@@ -208,7 +208,9 @@ class Correlator:
                 g.failed[key] = len(g.entities)
                 continue
             reach = self._explains(union[0].entity)
-            inside = sum(reach[self.topo.index(e)] for e in g.entities if e in self.topo)
+            # Reached directly, not only through a job both happen to share.
+            direct = self._direct(union[0].entity)
+            inside = sum(direct[self.topo.index(e)] for e in g.entities if e in self.topo)
             if not reach[i] or inside < SHARE * len(g.entities):
                 g.failed[key] = len(g.entities)
                 continue
@@ -268,7 +270,10 @@ class Correlator:
         racks that each started an incident), they become one."""
         assert g.reach is not None
         for h in active:
-            if h is g or not h.entities:
+            # A larger incident is not swallowed by a smaller one whose cause happens to
+            # reach it (a GPU's own alert, through its job, reaching a whole job's storm):
+            # the larger one's own ranking decides whether it explains the smaller.
+            if h is g or not h.entities or len(h.entities) > len(g.entities):
                 continue
             inside = sum(g.reach[self.topo.index(e)] for e in h.entities if e in self.topo)
             if inside >= SHARE * len(h.entities):
