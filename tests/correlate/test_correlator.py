@@ -156,3 +156,29 @@ def test_unmapped_alerts_group_by_name_and_never_join_mapped_ones(fleet: Topolog
     assert len(stray_incidents) == 1
     assert len(stray_incidents[0].alerts) == 2
     assert stray_incidents[0].root_causes == ()
+
+
+def test_a_gpu_alert_in_a_stalled_job_does_not_swallow_the_job_s_storm(
+    fleet: Topology,
+) -> None:
+    # The leaf fails and stalls both jobs; later one GPU of job A reports its own ECC error.
+    storm = [
+        alert("IBLinkDown", f"r{p}{k}n{n}nic", 100.0)
+        for p in range(2)
+        for k in range(2)
+        for n in range(2)
+    ]
+    storm += [alert("JobStalled", job, 190.0) for job in ("jobA", "jobB")]
+    storm += [
+        alert("NCCLWatchdogTimeout", f"r{p}{k}n{n}", 200.0)
+        for p in range(2)
+        for k in range(2)
+        for n in range(2)
+    ]
+    ecc = alert("GPUEccDoubleBitError", "r01n1g0", 400.0)
+    incidents = correlate(fleet, [*storm, ecc])
+    leaf = next(i for i in incidents if i.root_causes and i.root_causes[0].entity == "leaf")
+    assert len(leaf.alerts) == len(storm)
+    own = next(i for i in incidents if ecc.fingerprint in i.alerts)
+    assert own.id != leaf.id
+    assert own.root_causes[0].entity == "r01n1g0"

@@ -73,3 +73,67 @@ def test_nothing_to_explain() -> None:
     topo = Topology([Entity("a", "gpu")], [])
     assert rank_causes(topo, []) == []
     assert rank_causes(topo, [Symptom("elsewhere", 1.0)]) == []
+
+
+def _signs(name: str) -> frozenset[str]:
+    from foreshock.diagnose.signs import alert_signs
+
+    return alert_signs(name, None)
+
+
+def test_a_gpu_off_the_bus_whose_address_is_unknown_is_found_by_its_silence(
+    fleet: Topology,
+) -> None:
+    # The node's kernel log names a PCI address no series maps; one of its GPUs went silent.
+    xid = Symptom("r01n1", 100.0, 1.0, "NodeKernelXid", frozenset({"device"}))
+    silent = Symptom("r01n1g1", 101.0, 0.2, "absent", frozenset({"down"}))
+    stalls = [
+        Symptom(f"r{p}{k}n{n}", 160.0, 1.0, "NCCLWatchdogTimeout", frozenset({"stall"}))
+        for p in range(2)
+        for k in range(2)
+        for n in range(2)
+        if f"r{p}{k}n{n}" != "r01n1"
+    ]
+    monitored = fleet.kind_mask("gpu") | fleet.kind_mask("node")
+    causes = rank_causes(fleet, [xid, silent, *stalls], monitored)
+    assert causes[0].entity == "r01n1g1"
+
+
+def test_a_ups_that_warned_before_its_output_dropped_is_not_only_degrading(
+    fleet: Topology,
+) -> None:
+    # On battery at 0; ten minutes later everything it feeds goes down at once.
+    symptoms = [Symptom("ups", 0.0, 0.5, "UPSOnBattery", _signs("UPSOnBattery"))]
+    symptoms += [
+        Symptom(f"r{p}{k}", 600.0, 1.0, "RackPowerLoss", _signs("RackPowerLoss"))
+        for p in range(2)
+        for k in range(2)
+    ]
+    symptoms += [
+        Symptom(f"r{p}{k}n{n}", 630.0, 1.0, "NodeDown", _signs("NodeDown"))
+        for p in range(2)
+        for k in range(2)
+        for n in range(2)
+    ]
+    causes = rank_causes(fleet, symptoms, start=-60.0)
+    assert causes[0].entity == "ups"
+
+
+def test_a_stall_explains_a_waiting_member_better_than_one_that_is_down(
+    fleet: Topology,
+) -> None:
+    # The leaf stalls the job: a member that waits is its stall; one that is down is not.
+    nics = [
+        Symptom(f"r{p}{k}n0nic", 10.0, 1.0, "IBLinkDown", frozenset({"network", "down"}))
+        for p in range(2)
+        for k in range(2)
+    ]
+    monitored = fleet.kind_mask("nic") | fleet.kind_mask("node")
+
+    def leaf_llr(member: Symptom) -> float:
+        causes = rank_causes(fleet, [*nics, member], monitored, top=30)
+        return next(c.llr for c in causes if c.entity == "leaf")
+
+    waiting = Symptom("r11n1", 100.0, 1.0, "NCCLWatchdogTimeout", frozenset({"stall"}))
+    down = Symptom("r11n1", 100.0, 1.0, "NodeDown", frozenset({"down"}))
+    assert leaf_llr(waiting) > leaf_llr(down) + 2
