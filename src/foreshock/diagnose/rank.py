@@ -168,7 +168,9 @@ class CauseRanker:
         fresh = sym & (when >= t0 - 60)
         down = signs.get("down", np.zeros(n, dtype=bool))
         device = signs.get("device", np.zeros(n, dtype=bool))
-        dark = fresh & (down | (~known & self._dark(fresh, when)))
+        # Only a container that shows it is down excuses its contents' silence: one that
+        # merely alerts (a clock skew, a failed service) still reports its parts.
+        dark = fresh & down
         t_fresh = float(when[fresh].min()) if fresh.any() else t0
         if candidates is None:
             candidates = self._shortlist(idx, when, t0)
@@ -341,17 +343,6 @@ class CauseRanker:
             elif rtype.propagation.propagates:
                 other[src] = True
         return out & ~other
-
-    def _dark(self, fresh: np.ndarray, when: np.ndarray) -> np.ndarray:
-        """Containers that went dark: a new symptom of their own that none of their contents
-        reported before or with it (a node that reports its GPU's error, or stalls after its
-        NIC failed, is alive; a node that is down reports nothing for its GPUs)."""
-        alive = np.zeros(self.n, dtype=bool)
-        parts = np.flatnonzero(fresh & (self.container >= 0))
-        ups = self.container[parts]
-        together = fresh[ups] & (when[parts] <= when[ups] + JOB_LAG)
-        alive[ups[together]] = True
-        return fresh & ~alive
 
     def _silent(self, among: np.ndarray, quiet: np.ndarray, gone: np.ndarray) -> int:
         """How many of `among` are quiet although no container of theirs is `gone`."""
