@@ -134,7 +134,7 @@ class CounterRates(Detector):
         seen = seen_0 + dt
         # Every `short` seconds of a series' clock, the long-term count and exposure are
         # snapshot; the evidence's past is the snapshot before the last one.
-        turn = np.floor(seen / self.short) > np.floor(seen_0 / self.short)
+        turn = np.fmod(seen, self.short) < dt  # a multiple of `short` in (seen - dt, seen]
         # Until a short window has been seen, the long-term level is whatever the part does
         # now: a part that was already noisy when Foreshock started watching is its own
         # baseline, and only a further rise stands out.
@@ -179,27 +179,24 @@ class CounterRates(Detector):
     def _evidence(self, blk: Floats, trend: np.ndarray) -> Floats:
         """The evidence score of each series (0 where ``trend`` is False): the largest Poisson
         log-likelihood ratio over the recent windows of their occurrences against ``ratio``
-        times the past rate, squashed so that ``evidence`` scores 0.5."""
-        out = np.zeros(blk.shape[1])
-        if not trend.any():
-            return out
-        idx = None if bool(trend.all()) else np.flatnonzero(trend)
-        part = blk if idx is None else blk[:, idx]
-        seen, n_past, e_past = part[4], part[6], part[7]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            past = self.ratio * (n_past + self.prior) / e_past  # inf while there is no past
-        llr = np.zeros(len(seen))
+        times the past rate, squashed so that ``evidence`` scores 0.5. Less than one
+        occurrence in a window is no evidence: most counters count nothing, and cost a
+        comparison."""
+        llr = np.zeros(blk.shape[1])
         for k, tau in enumerate(self.windows):
-            n = tau * part[10 + k]  # occurrences in the window (exponentially weighted)
+            occ = blk[10 + k]  # occurrences in the window (exponentially weighted) / tau
+            c = np.flatnonzero((occ > 1.0 / tau) & trend)
+            if not len(c):
+                continue
+            n = tau * occ[c]
+            seen, n_past, e_past = blk[4, c], blk[6, c], blk[7, c]
             with np.errstate(divide="ignore", invalid="ignore"):
-                mu = past * (tau * -np.expm1(-seen / tau))  # as many as the past rate allows
+                # As many as `ratio` times the past rate allows (inf while there is no past).
+                mu = self.ratio * (n_past + self.prior) / e_past * (tau * -np.expm1(-seen / tau))
                 g = n * np.log(n / mu) - (n - mu)
-            np.maximum(llr, np.where(n > mu, g, 0.0), out=llr)
+            llr[c] = np.maximum(llr[c], np.where(n > mu, g, 0.0))
         score: Floats = -np.expm1(-llr * (np.log(2) / self.evidence))
-        if idx is None:
-            return score
-        out[idx] = score
-        return out
+        return score
 
     def _weights(self, dt: Floats) -> tuple[Floats | float, ...]:
         """EWMA weights of the short and long rates, then of the evidence windows, for
