@@ -125,3 +125,18 @@ def test_stale_markers_count_as_no_sample(topo: Topology) -> None:
             batch.values[np.isin(batch.series, gpu)] = np.nan
         found += det.feed(batch)
     assert [f.entity for f in found] == ["n1/gpu3"]
+
+
+def test_one_small_batch_per_scrape_target_finds_the_same_silence(topo: Topology) -> None:
+    table = SeriesTable(topo)
+    det = Silence(table)
+    ids = series(table)
+    found = []
+    for t in np.arange(0.0, 400.0, 10.0):
+        for entity in sorted({e for e, _ in ids}):
+            if entity == "n1/gpu2" and 200.0 <= t < 300.0:
+                continue
+            mine = [sid for (e, _), sid in ids.items() if e == entity]
+            found += det.feed(scrape(mine, float(t) + 0.1 * len(found)))
+    assert [f.entity for f in found] == ["n1/gpu2"]
+    assert found[0].raised_at == pytest.approx(220.0, abs=1.0)

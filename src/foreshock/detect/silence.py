@@ -24,6 +24,7 @@ from foreshock.topology import Topology
 
 MISSED = 3.0  # intervals without a sample before a series counts as silent
 LEARN = 0.2  # weight of a new interval estimate against the running one
+SCAN = 5.0  # seconds of feed time between scans of every series for overdue ones
 
 
 class Silence:
@@ -37,6 +38,7 @@ class Silence:
         self.every = np.zeros(0)  # per series: its usual interval (NaN: not known yet)
         self.silent: set[int] = set()  # entities raised and not heard from since
         self._parts: np.ndarray | None = None
+        self._scanned = -np.inf
 
     def _grow(self, top: int) -> None:
         if top < len(self.last):
@@ -106,17 +108,23 @@ class Silence:
         if self.silent:
             heard = self.table.entity_of(ids)
             self.silent -= set(np.unique(heard[heard >= 0]).tolist())
-        # Series whose newest sample is now overdue.
-        known = np.flatnonzero(~np.isnan(self.last[: len(self.table)]))
+        # Series whose newest sample is now overdue. Scanning every series costs the same
+        # whatever the batch: with one small batch per scrape target, only now and then.
+        if now < self._scanned + SCAN:
+            return self._entities(topo, gaps, now)
+        self._scanned = now
+        known = self._known()
         with np.errstate(invalid="ignore"):
             overdue = known[now - self.last[known] > (self.missed + 0.5) * self.every[known]]
         gaps.append((overdue, self.last[overdue], np.full(len(overdue), np.inf)))
-        return self._entities(topo, known, gaps, now)
+        return self._entities(topo, gaps, now)
+
+    def _known(self) -> np.ndarray:
+        return np.flatnonzero(~np.isnan(self.last[: len(self.table)]))
 
     def _entities(
         self,
         topo: Topology,
-        known: np.ndarray,
         gaps: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
         now: float,
     ) -> list[Finding]:
@@ -133,7 +141,7 @@ class Silence:
             return []
         sid, since, until, ent = sid[keep], since[keep], until[keep], ent[keep]
         # How many series each entity has: silent only when all of them are.
-        owners = self.table.entity_of(known)
+        owners = self.table.entity_of(self._known())
         owners = owners[owners >= 0]
         total = np.bincount(owners, minlength=len(topo))
         out = []
