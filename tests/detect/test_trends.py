@@ -118,3 +118,17 @@ def test_a_recovery_is_soon_the_new_baseline() -> None:
     assert d.state["long"][0] > 69.3  # followed within `long`, not `worse_seconds`
     back = feed(d, 0, 60 + rng.normal(0, 0.3, 360), 14_400)
     assert np.nanmax(back) >= 0.5  # a 14 % fall from where it had settled
+
+
+def test_a_latency_that_multiplies_is_an_anomaly_whatever_the_exporter_calls_it() -> None:
+    names = {0: "storage_latency_seconds", 1: "nfs_rpc_latency_ms", 2: "node_load1"}
+    d = GaugeTrends(lambda ids: [names[int(i)] for i in ids])
+    assert d.watches(np.array([0, 1, 2])).tolist() == [True, True, False]
+    rng = np.random.default_rng(3)
+    calm = 0.002 * rng.lognormal(0, 0.1, 720)  # two hours of a 2 ms p99 with its jitter
+    assert np.nanmax(feed(d, 0, calm)) < 0.5
+    slow = 0.002 * np.linspace(1, 8, 60) * rng.lognormal(0, 0.1, 60)  # ten minutes to 8x
+    scores = feed(d, 0, slow, 7200)
+    assert np.nanmax(scores) >= 0.5
+    # A symptom of its own, not a prediction of some failure.
+    assert d.predicts(np.array([0])) == [None]

@@ -31,7 +31,7 @@ class TrendRule:
     direction: int  # +1: rising is bad, -1: falling is bad
     threshold: float  # the change that scores 0.5
     relative: bool  # threshold as a fraction of the long-term level, else in the metric's unit
-    predicts: str
+    predicts: str | None  # None: an anomaly of its own, not a prediction
     fast: bool = True  # also judge moves within minutes (not for series that follow the load)
 
 
@@ -50,6 +50,13 @@ DEFAULT_TRENDS: tuple[TrendRule, ...] = (
     TrendRule("job_step_time_seconds", +1, 0.10, True, "job_straggler"),
 )
 
+# Rules for every metric whose name holds a word, when no rule names it: a request latency
+# (storage, a service's p99) that doubles over its own level is a symptom wherever it is,
+# whatever the exporter calls the rest of the name.
+WORD_TRENDS: tuple[tuple[str, TrendRule], ...] = (
+    ("latency", TrendRule("*latency*", +1, 1.0, True, None)),
+)
+
 
 class GaugeTrends(Detector):
     name = "gauge_trends"
@@ -58,6 +65,7 @@ class GaugeTrends(Detector):
         self,
         metric_of: Callable[[Ids], Sequence[str]],
         rules: Sequence[TrendRule] = DEFAULT_TRENDS,
+        words: Sequence[tuple[str, TrendRule]] = WORD_TRENDS,
         short_seconds: float = 120.0,
         long_seconds: float = 3600.0,
         warmup_seconds: float = 1200.0,
@@ -65,8 +73,10 @@ class GaugeTrends(Detector):
         worse_seconds: float = 1.5 * 3600.0,
     ) -> None:
         self.metric_of = metric_of
-        self.rule_list = list(rules)
+        rules = [*rules, *(r for _, r in words)]
+        self.rule_list = rules
         self._index = {r.metric: i for i, r in enumerate(rules)}
+        self._words = [(w.lower(), len(rules) - len(words) + k) for k, (w, _) in enumerate(words)]
         self._dir = np.array([r.direction for r in rules] + [0.0])
         self._thr = np.array([r.threshold for r in rules] + [1.0])
         self._rel = np.array([r.relative for r in rules] + [False])
@@ -76,7 +86,14 @@ class GaugeTrends(Detector):
         self.state = SeriesState(
             t=np.nan, short=np.nan, long=np.nan, recent=np.nan, spread=0.0, seen=0.0
         )
-        self._rule = per_metric(metric_of, lambda n: self._index.get(n, -1))
+        self._rule = per_metric(metric_of, self._lookup)
+
+    def _lookup(self, name: str) -> int:
+        found = self._index.get(name)
+        if found is not None:
+            return found
+        low = name.lower()
+        return next((i for word, i in self._words if word in low), -1)
 
     def rule_of(self, series: Ids) -> Ids:
         return self._rule(series)
