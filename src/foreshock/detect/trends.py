@@ -51,10 +51,10 @@ DEFAULT_TRENDS: tuple[TrendRule, ...] = (
 )
 
 # Rules for every metric whose name holds a word, when no rule names it: a request latency
-# (storage, a service's p99) that doubles over its own level is a symptom wherever it is,
-# whatever the exporter calls the rest of the name.
+# (storage, a service's p99) that triples over its own level (checkpoint bursts double it) is
+# a symptom wherever it is, whatever the exporter calls the rest of the name.
 WORD_TRENDS: tuple[tuple[str, TrendRule], ...] = (
-    ("latency", TrendRule("*latency*", +1, 1.0, True, None)),
+    ("latency", TrendRule("*latency*", +1, 2.0, True, None)),
 )
 
 

@@ -68,6 +68,7 @@ SETTLE = 300.0  # seconds for what a fault reaches to show it (`for` durations, 
 MISFIT = 0.25  # weight of a symptom unlike what the candidate's fault produces
 AT_ONCE = 120.0  # seconds within which what power or containment takes shows it
 JOB_LAG = 30.0  # seconds before a synchronous job's stall shows on its members (a timeout)
+UNRELATED = 50.0  # penalty of a candidate that explains none of the incident's new symptoms
 FULL_CANDIDATES = 96  # candidates scored in full in a large incident
 SAMPLE = 256  # symptoms sampled to shortlist them
 
@@ -271,6 +272,9 @@ class CauseRanker:
             times = when[hits]
             times = times[np.isfinite(times) & (times >= t0 - 60)]
             lead = float(np.maximum(times, t0).min()) - t0 if times.size else span
+            if not bool(fresh[hits].any()):
+                # It explains nothing new: only background that was there before.
+                ll -= UNRELATED
             ll -= 2.0 * lead / span
             ll -= 1e-4 * len(reach)  # of equal explanations, the narrower one
             explained = len(hit_total) + len(hit_deg) + len(hit_job)
