@@ -11,6 +11,7 @@ from foreshock.bench.registry import BenchOptions, BenchResult, Figure, median_m
 from foreshock.bench.topology import _step
 from foreshock.correlate import correlate
 from foreshock.diagnose.rank import CauseRanker, Symptom
+from foreshock.diagnose.signs import alert_signs
 from foreshock.model import Alert, fingerprint
 from foreshock.sim import FleetShape, generate_fleet
 from foreshock.topology import Topology
@@ -28,7 +29,12 @@ def bench_rca(options: BenchOptions) -> BenchResult:
     with _step(options, "preparing the ranker (once per topology)"):
         setup_s = timed(lambda: CauseRanker(topo))
         ranker = CauseRanker(topo)
-    symptoms = [Symptom(a.entity or "", a.starts_at, 1.0, a.labels["alertname"]) for a in alerts]
+    # As the service reads them: each alert's signs from its name (NodeDown says down).
+    symptoms = [
+        Symptom(a.entity or "", a.starts_at, 1.0, name, alert_signs(name, None))
+        for a in alerts
+        for name in [a.labels["alertname"]]
+    ]
     observable = np.zeros(len(topo), dtype=bool)
     for kind in ("node", "gpu", "rack", "pdu"):
         observable |= topo.kind_mask(kind)
