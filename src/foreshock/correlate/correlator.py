@@ -207,9 +207,8 @@ class Correlator:
             if not union or union[0].entity == top:
                 g.failed[key] = len(g.entities)
                 continue
-            reach = self._explains(union[0].entity)
+            reach, direct = self._explains(union[0].entity)
             # Reached directly, not only through a job both happen to share.
-            direct = self._direct(union[0].entity)
             inside = sum(direct[self.topo.index(e)] for e in g.entities if e in self.topo)
             if not reach[i] or inside < SHARE * len(g.entities):
                 g.failed[key] = len(g.entities)
@@ -239,8 +238,7 @@ class Correlator:
                 g.failed[key] = len(g.entities)
                 continue
             g.add(m)
-            g.causes, g.reach, g.ranked_at = union, reach, len(g.entities)
-            g.direct = self._direct(union[0].entity)
+            g.causes, g.reach, g.direct, g.ranked_at = union, reach, direct, len(g.entities)
             self._absorb(g, active)
             return g
         return None
@@ -316,9 +314,7 @@ class Correlator:
             now=now,
             busy=self._busy(self._active(now), g),
         )
-        g.reach = self._explains(g.causes[0].entity) if g.causes else None
-        g.direct = self._direct(g.causes[0].entity) if g.causes else None
-        g.ranked_at = len(g.entities)
+        self._explained_by_top(g)
         return g.reach is not None
 
     def _explained(self, g: Group, m: Member, i: int) -> bool:
@@ -336,30 +332,26 @@ class Correlator:
         mech = self.ranker.mechanism[self.topo.index(g.causes[0].entity)]
         return mech is None or bool(signs & mech)
 
-    def _direct(self, cause: str) -> np.ndarray:
-        """What a cause reaches itself, and its container (whose logs report it)."""
-        c = self.topo.index(cause)
-        mask = np.zeros(len(self.topo), dtype=bool)
-        mask[self.topo.downstream_indices(cause)] = True
-        mask[c] = True
-        up = int(self.ranker.container[c])
-        if up >= 0:
-            mask[up] = True
-        return mask
+    def _explained_by_top(self, g: Group) -> None:
+        """Set what the group's current top cause explains, after a ranking."""
+        g.reach, g.direct = self._explains(g.causes[0].entity) if g.causes else (None, None)
+        g.ranked_at = len(g.entities)
 
-    def _explains(self, cause: str) -> np.ndarray:
-        """What a cause explains: what it reaches, the members of the synchronous jobs it
-        stalls, and its container (whose logs report it)."""
+    def _explains(self, cause: str) -> tuple[np.ndarray, np.ndarray]:
+        """What a cause explains (what it reaches, its container whose logs report it, and
+        the members of the synchronous jobs it stalls), and of that what it reaches directly
+        (all but the stalled members)."""
         topo = self.topo
         c = topo.index(cause)
         reach = np.append(topo.downstream_indices(cause), c)
-        mask = np.zeros(len(topo), dtype=bool)
-        mask[reach] = True
-        mask[self.ranker.spread(reach)] = True
+        direct = np.zeros(len(topo), dtype=bool)
+        direct[reach] = True
         up = int(self.ranker.container[c])
         if up >= 0:
-            mask[up] = True
-        return mask
+            direct[up] = True
+        mask = direct.copy()
+        mask[self.ranker.spread(reach)] = True
+        return mask, direct
 
     # --- output -------------------------------------------------------------------------
 
@@ -373,9 +365,7 @@ class Correlator:
                     g.causes = self.ranker.rank(
                         g.symptoms(), self.observable, top=5, start=g.start - 60
                     )
-                    g.reach = self._explains(g.causes[0].entity) if g.causes else None
-                    g.direct = self._direct(g.causes[0].entity) if g.causes else None
-                    g.ranked_at = len(g.entities)
+                    self._explained_by_top(g)
                 self._built[g.number] = render(self.topo, g)
                 self._rendered[g.number] = self._seen_version
                 g.changed = False
