@@ -137,3 +137,54 @@ def test_a_stall_explains_a_waiting_member_better_than_one_that_is_down(
     waiting = Symptom("r11n1", 100.0, 1.0, "NCCLWatchdogTimeout", frozenset({"stall"}))
     down = Symptom("r11n1", 100.0, 1.0, "NodeDown", frozenset({"down"}))
     assert leaf_llr(waiting) > leaf_llr(down) + 2
+
+
+def test_a_ups_whose_only_load_is_the_lost_pdu_is_not_blamed_for_it() -> None:
+    # The UPS meters the PDU's draw: when the PDU trips, the UPS's output reads zero too.
+    e = [Entity("feed", "utility_feed"), Entity("ups", "ups"), Entity("pdu", "pdu")]
+    r = [Relation("feed", "ups", "powers"), Relation("ups", "pdu", "powers")]
+    for k in range(3):
+        e.append(Entity(f"r{k}", "rack"))
+        r.append(Relation("pdu", f"r{k}", "powers"))
+        for n in range(2):
+            e.append(Entity(f"r{k}n{n}", "node"))
+            r.append(Relation(f"r{k}", f"r{k}n{n}", "contains"))
+    topo = Topology(e, r)
+    outage = [Symptom(f"r{k}n{n}", 100.0, 1.0, "NodeDown", _signs("NodeDown")) for k in range(3)
+              for n in range(2)]  # fmt: skip
+    outage.append(Symptom("pdu", 110.0, 1.0, "PDUOutputLoss", _signs("PDUOutputLoss")))
+    zero = Symptom("ups", 110.0, 1.0, "UPSOutputLoss", _signs("UPSOutputLoss"))
+    causes = rank_causes(topo, [*outage, zero], start=40.0)
+    assert causes[0].entity == "pdu"
+    assert causes[0].explains == len(outage) + 1
+    # A UPS that first ran on battery failed itself: its own warning is no load's doing.
+    battery = Symptom("ups", 0.0, 1.0, "UPSOnBattery", _signs("UPSOnBattery"))
+    assert rank_causes(topo, [battery, *outage, zero], start=-60.0)[0].entity == "ups"
+
+
+def test_a_slowdown_that_began_before_a_gpu_erred_is_not_that_gpus(fleet: Topology) -> None:
+    # The straggler's clock sagged first and the job slowed a minute later; another GPU of
+    # the job logged correctable errors a quarter of an hour after that.
+    clock = Symptom("r00n0g0", 0.0, 0.1, "DCGM_FI_DEV_SM_CLOCK")
+    slow = Symptom("job", 60.0, 0.5, "JobSlow", _signs("JobSlow"))
+    ecc = Symptom("r11n1g1", 840.0, 0.5, "GPUEccSingleBitRate", _signs("GPUEccSingleBitRate"))
+    monitored = fleet.kind_mask("gpu") | fleet.kind_mask("job")
+    causes = rank_causes(fleet, [clock, slow, ecc], monitored, start=-60.0)
+    assert causes[0].entity == "r00n0g0"
+
+
+def test_a_warning_from_before_the_incident_does_not_make_its_part_the_cause(
+    fleet: Topology,
+) -> None:
+    # A storage slows the job; a GPU of the job had been warning for ten minutes already.
+    topo = Topology(
+        [*fleet.entities(), Entity("nfs", "storage")],
+        [*fleet.relations(), Relation("nfs", "job", "serves")],
+    )
+    old = Symptom("r00n0g0", -650.0, 0.5, "GPUEccSingleBitRate", _signs("GPUEccSingleBitRate"))
+    slow = Symptom("job", 70.0, 0.5, "JobSlow", _signs("JobSlow"))
+    latency = Symptom("nfs", 200.0, 0.5, "StorageLatencyHigh", _signs("StorageLatencyHigh"))
+    monitored = topo.kind_mask("gpu") | topo.kind_mask("job") | topo.kind_mask("storage")
+    causes = rank_causes(topo, [old, slow, latency], monitored, start=10.0, top=10)
+    ranks = [c.entity for c in causes]
+    assert ranks.index("nfs") < ranks.index("r00n0g0")

@@ -115,6 +115,7 @@ class CauseRanker:
         self.endpoint[topo.relation_indices("connects")[1]] = True
         self.node_jobs = _member_jobs(n, self.fan)
         self.mechanism = self._mechanisms(topo)
+        self.feeder = self._sole_feeders(topo)
         self.delayed = self._delayed_only(topo)
         self.grouping = np.zeros(n, dtype=bool)
         for kind in GROUPING_KINDS:
@@ -217,7 +218,8 @@ class CauseRanker:
             reported = up >= 0 and fresh[up] and not taken_mask[up]
             if reported and device[up]:
                 direct = np.append(direct, up)
-            if not direct.size:
+            own_sign = bool(direct.size)
+            if not own_sign:
                 direct = reached
             t_direct = float(when[direct].min()) if direct.size else t_fresh
             late = spread[sym[spread] & (when[spread] >= t_direct + JOB_LAG)]
@@ -225,6 +227,11 @@ class CauseRanker:
             # erroring) is its direct effect, not its job's stall.
             hit_job = np.setdiff1d(late, hit_deg[known[hit_deg]])
             hit_deg = np.setdiff1d(hit_deg, hit_job)
+            if own_sign:
+                # A wait that began well before the cause showed anything had another cause
+                # (detectors see a cause's own sign later than a job's slowdown, but not
+                # minutes later).
+                hit_deg = hit_deg[~stalled[hit_deg] | (when[hit_deg] >= t_direct - SETTLE)]
             # Power and containment take everything at once: what begins long after the
             # first direct symptom was only degraded, not taken.
             # The candidate's own early warning (a UPS on battery, minutes before its output
@@ -259,6 +266,10 @@ class CauseRanker:
             if not outage:
                 silent_deg, silent_total = silent_deg + silent_total, 0
             settled = 1.0 if now is None else min(1.0, max(0.0, now - t_direct) / SETTLE)
+            if sym[c] and not fresh[c]:
+                # What it showed began before the incident: it says nothing new now, as
+                # quiet as a part that shows nothing.
+                silent_total += 1
             ll += settled * (m_total * silent_total + m_deg * silent_deg)
             local = [c]
             if reported and (not fresh[c] or when[up] <= when[c] + JOB_LAG):
@@ -267,6 +278,13 @@ class CauseRanker:
                 share = 1.0 if device[up] else 0.5
                 ll += share * g_total * float(weight[up])
                 local.append(up)
+            # A source whose only load is this candidate meters its draw: its output lost is
+            # this candidate's loss seen from above, not a fault of its own.
+            above = self._metered(c)
+            above = above[fresh[above] & down[above]]
+            if above.size:
+                ll += g_total * float(weight[above].sum())
+                local.extend(above.tolist())
             ll += float(self.prior[c])
             hits = np.concatenate([hit_total, hit_deg, hit_job, np.array(local, dtype=np.int64)])
             times = when[hits]
@@ -277,7 +295,7 @@ class CauseRanker:
                 ll -= UNRELATED
             ll -= 2.0 * lead / span
             ll -= 1e-4 * len(reach)  # of equal explanations, the narrower one
-            explained = len(hit_total) + len(hit_deg) + len(hit_job)
+            explained = len(hit_total) + len(hit_deg) + len(hit_job) + len(above)
             scored.append((ll, c, explained, silent_total + silent_deg))
             shape[c] = hash(reach[:-1].tobytes())
         scored.sort(key=lambda x: (-x[0], x[1]))
@@ -334,6 +352,36 @@ class CauseRanker:
                     continue
                 out[i] = None if not rtype.signs else cur | frozenset(rtype.signs)
         return [None if m is not None and not m else m for m in out]
+
+    @staticmethod
+    def _sole_feeders(topo: Topology) -> np.ndarray:
+        """Per entity, the power source it is the only load of (-1: none). Such a source's
+        output meter reads this entity's draw, so it goes dark with this entity. Containment
+        is not a feed: a node holding one GPU does not go down with it."""
+        src_all, dst_all = [], []
+        for name, rtype in topo.relation_types.items():
+            feeds = rtype.propagation is Propagation.TOTAL and "power" in rtype.signs
+            if feeds and name != "contains":
+                src, dst = topo.relation_indices(name)
+                src_all.append(src)
+                dst_all.append(dst)
+        out = np.full(len(topo), -1, dtype=np.int64)
+        if not src_all:
+            return out
+        src, dst = np.concatenate(src_all), np.concatenate(dst_all)
+        loads = np.bincount(src, minlength=len(topo))
+        sole = loads[src] == 1
+        out[dst[sole]] = src[sole]
+        return out
+
+    def _metered(self, c: int) -> np.ndarray:
+        """The chain of sources above `c` whose whole load is `c`."""
+        out = []
+        up = int(self.feeder[c])
+        while up >= 0 and up not in out:
+            out.append(up)
+            up = int(self.feeder[up])
+        return np.array(out, dtype=np.int64)
 
     @staticmethod
     def _delayed_only(topo: Topology) -> np.ndarray:
