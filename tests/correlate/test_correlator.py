@@ -182,3 +182,26 @@ def test_a_gpu_alert_in_a_stalled_job_does_not_swallow_the_job_s_storm(
     own = next(i for i in incidents if ecc.fingerprint in i.alerts)
     assert own.id != leaf.id
     assert own.root_causes[0].entity == "r01n1g0"
+
+
+def test_a_rack_that_failed_minutes_before_its_ups_stays_its_own_incident(
+    fleet: Topology,
+) -> None:
+    """Rack r00 leaks and loses power; five minutes later the UPS behind every rack fails.
+    The UPS reaches r00, but what power takes goes at once: r00, dark well before the UPS
+    showed anything, had another cause and is not swallowed by the outage."""
+    leak = [alert("RackLeak", "r00", 1000.0), alert("RackPowerLoss", "r00", 1000.0)]
+    leak += [alert("NodeDown", f"r00n{n}", 1030.0) for n in range(2)]
+    outage = [alert("UPSOutputLoss", "ups", 1300.0)]
+    outage += [alert("PDUOutputLoss", f"pdu{p}", 1300.0) for p in range(2)]
+    outage += [alert("RackPowerLoss", r, 1300.0) for r in ("r01", "r10", "r11")]
+    outage += [
+        alert("NodeDown", f"{r}n{n}", 1330.0) for r in ("r01", "r10", "r11") for n in range(2)
+    ]
+    incidents = correlate(fleet, leak + outage)
+    assert len(incidents) == 2
+    by_root = {i.root_causes[0].entity: set(i.alerts) for i in incidents}
+    assert by_root == {
+        "r00": {a.fingerprint for a in leak},
+        "ups": {a.fingerprint for a in outage},
+    }

@@ -6,8 +6,9 @@ along propagation relations, or stalls the synchronous job it belongs to); faili
 incident whose causes, re-ranked with the new symptom, explain both it and most of what the
 incident held (two NICs under one leaf switch become one incident about the switch); failing
 that, it starts an incident of its own. Two faults that overlap in time stay apart because
-neither's cause explains the other's symptoms. An incident resolves when all of its alerts
-have, and reopens if one fires again soon after.
+neither's cause explains the other's symptoms, nor those that began well before it showed
+anything. An incident resolves when all of its alerts have, and reopens if one fires again
+soon after.
 
 Decisions depend only on the order of the alerts, never on how they were batched: feeding them
 one by one in time order (the service) or all at once (`foreshock incidents`) gives the same
@@ -24,7 +25,7 @@ import numpy as np
 
 from foreshock.correlate.group import Group, Member
 from foreshock.correlate.render import render
-from foreshock.diagnose.rank import CauseRanker, Symptom, ranker_for
+from foreshock.diagnose.rank import AT_ONCE, CauseRanker, Symptom, ranker_for
 from foreshock.diagnose.signs import alert_signs, classify
 from foreshock.diagnose.symptoms import GENERIC_DETECTORS, SEVERITY, WEIGHT
 from foreshock.model import Alert, Finding, Incident
@@ -267,14 +268,18 @@ class Correlator:
         """Once a group's cause has grown to explain other recent groups (the PDU behind two
         racks that each started an incident), they become one."""
         assert g.reach is not None
+        onset = self._onset(g)
+        taken = np.zeros(len(self.topo), dtype=bool)
+        cause = g.causes[0].entity
+        taken[self.topo.downstream_indices(cause, self.ranker.total_types)] = True
+        taken[self.topo.index(cause)] = True
         for h in active:
             # A larger incident is not swallowed by a smaller one whose cause happens to
             # reach it (a GPU's own alert, through its job, reaching a whole job's storm):
             # the larger one's own ranking decides whether it explains the smaller.
             if h is g or not h.entities or len(h.entities) > len(g.entities):
                 continue
-            inside = sum(g.reach[self.topo.index(e)] for e in h.entities if e in self.topo)
-            if inside >= SHARE * len(h.entities):
+            if self._inside(g, h, onset, taken) >= SHARE * len(h.entities):
                 for key, member in h.members.items():
                     g.add(member)
                     self.by_key[key] = g
@@ -284,6 +289,53 @@ class Correlator:
                 self.merged[f"inc-{h.number}"] = f"inc-{g.number}"
                 self.groups.remove(h)
                 self._built.pop(h.number, None)
+
+    def _onset(self, g: Group) -> float:
+        """When the group's cause first showed: its earliest symptom on what the cause reaches
+        itself that is more than a wait."""
+        assert g.direct is not None
+        times = [
+            m.start
+            for m in g.members.values()
+            if m.entity is not None
+            and m.entity in self.topo
+            and m.symptom is not None
+            and m.symptom.signs != {"stall"}
+            and g.direct[self.topo.index(m.entity)]
+        ]
+        return min(times, default=g.start)
+
+    def _inside(self, g: Group, h: Group, onset: float, taken: np.ndarray) -> int:
+        """How many of h's entities g's cause explains, given when each began, when the cause
+        first showed (`onset`) and what it takes outright (`taken`: power, containment).
+        What it only degrades (heat, links) may show long before anything else does. What it
+        takes goes at once, and a job it stalls waits once it has failed: what showed well
+        before had another cause (a rack's leak minutes before the UPS behind it failed). A
+        wait it reaches only through a job must come after: a job spans racks, so through it
+        nearly any cause reaches any storm (the stalls a CDU caused a minute before an
+        NVSwitch of the same job failed)."""
+        assert g.reach is not None
+        assert g.direct is not None
+        first: dict[str, float] = {}
+        acting: set[str] = set()
+        for m in h.members.values():
+            if m.entity is None or m.entity not in self.topo:
+                continue
+            first[m.entity] = min(first.get(m.entity, m.start), m.start)
+            if m.symptom is None or m.symptom.signs != {"stall"}:
+                acting.add(m.entity)
+        inside = 0
+        for e, t in first.items():
+            i = self.topo.index(e)
+            if not g.reach[i]:
+                continue
+            if e in acting and g.direct[i] and not taken[i]:
+                inside += 1
+            elif e in acting or g.direct[i]:
+                inside += t >= onset - AT_ONCE
+            else:
+                inside += t >= onset
+        return inside
 
     def _join_unmapped(self, m: Member) -> Group | None:
         """Alerts that name no known entity group with each other by name, never with
