@@ -205,3 +205,16 @@ def test_a_rack_that_failed_minutes_before_its_ups_stays_its_own_incident(
         "r00": {a.fingerprint for a in leak},
         "ups": {a.fingerprint for a in outage},
     }
+
+
+def test_a_rack_that_loses_power_is_not_the_doing_of_one_of_its_nodes(
+    fleet: Topology,
+) -> None:
+    """A node's power supply sags (its GPUs brake); two minutes later its rack loses power.
+    The node's log would report its GPUs' errors, but the rack going dark is not the node's
+    doing: it stays apart from the node's incident."""
+    psu = [alert("GPUPowerBrake", f"r00n0g{g}", 1000.0, severity="warning") for g in range(2)]
+    rack = [alert("RackPowerLoss", "r00", 1120.0), alert("NodeDown", "r00n1", 1150.0)]
+    incidents = correlate(fleet, psu + rack)
+    groups = sorted((set(i.alerts) for i in incidents), key=len)
+    assert groups == [{a.fingerprint for a in psu}, {a.fingerprint for a in rack}]

@@ -381,7 +381,12 @@ class Correlator:
             return True
         if g.direct is None or not g.direct[i]:
             return False
-        mech = self.ranker.mechanism[self.topo.index(g.causes[0].entity)]
+        c = self.topo.index(g.causes[0].entity)
+        if i == self.ranker.container[c] and "device" not in signs:
+            # A node's log reports its GPU's errors; the node (or rack) losing power or
+            # going down is not its part's doing.
+            return False
+        mech = self.ranker.mechanism[c]
         return mech is None or bool(signs & mech)
 
     def _explained_by_top(self, g: Group) -> None:
