@@ -268,17 +268,28 @@ class Correlator:
         """Once a group's cause has grown to explain other recent groups (the PDU behind two
         racks that each started an incident), they become one."""
         assert g.reach is not None
+        reach = g.reach
+        # A larger incident is not swallowed by a smaller one whose cause happens to reach it
+        # (a GPU's own alert, through its job, reaching a whole job's storm): the larger one's
+        # own ranking decides whether it explains the smaller. Timing is judged only for those
+        # the cause reaches at all, which in a storm is rarely any.
+        near = [
+            h
+            for h in active
+            if h is not g
+            and h.entities
+            and len(h.entities) <= len(g.entities)
+            and sum(reach[self.topo.index(e)] for e in h.entities if e in self.topo)
+            >= SHARE * len(h.entities)
+        ]
+        if not near:
+            return
         onset = self._onset(g)
         taken = np.zeros(len(self.topo), dtype=bool)
         cause = g.causes[0].entity
         taken[self.topo.downstream_indices(cause, self.ranker.total_types)] = True
         taken[self.topo.index(cause)] = True
-        for h in active:
-            # A larger incident is not swallowed by a smaller one whose cause happens to
-            # reach it (a GPU's own alert, through its job, reaching a whole job's storm):
-            # the larger one's own ranking decides whether it explains the smaller.
-            if h is g or not h.entities or len(h.entities) > len(g.entities):
-                continue
+        for h in near:
             if self._inside(g, h, onset, taken) >= SHARE * len(h.entities):
                 for key, member in h.members.items():
                     g.add(member)
