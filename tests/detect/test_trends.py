@@ -12,6 +12,7 @@ NAMES = {
     1: "SupplyAirTemperature",
     2: "node_load1",
     3: "RackLiquidReturnTemperature",
+    4: "FanSpeed",
 }
 
 
@@ -57,6 +58,22 @@ def test_warm_up_gaps_constants_and_nan() -> None:
     )
     assert np.isnan(gap[0])
     assert gap[1] < 0.5
+
+
+def test_fans_that_work_harder_at_steady_load_are_foreseen() -> None:
+    """A cooling unit that loses a compressor stage speeds its fans up to hold its supply air
+    (60 % to 72 % over 20 minutes): foreseen in the first half of the ramp. Fans that only
+    jitter around their setpoint for two hours stay quiet."""
+    rng = np.random.default_rng(7)
+    d = det()
+    steady = 60 + rng.normal(0, 0.5, 720)
+    assert np.nanmax(feed(d, 4, steady)) < 0.5
+    ramp = 60 + np.linspace(0, 12, 120) + rng.normal(0, 0.5, 120)
+    scores = feed(d, 4, ramp, 7200)
+    hit = np.flatnonzero(scores >= 0.5)
+    assert len(hit)
+    assert hit[0] < 60
+    assert d.predicts(np.array([4])) == ["thermal_runaway"]
 
 
 def test_a_fast_creep_is_flagged_before_it_reaches_the_threshold() -> None:

@@ -40,13 +40,17 @@ class TrendRule:
 # straggler signature in domain/gpu-failures.md §3 (a rank's step time lagging). The loop's
 # return temperature is not among them: it follows the rack's load (ΔT means falling flow only
 # at constant power, §5), so it rose by degrees whenever a large job started or restarted;
-# the flow, pressure and pump readings show pump wear without that confound.
+# the flow, pressure and pump readings show pump wear without that confound. A cooling unit's
+# pumps and fans speeding up are its controller working harder to hold its setpoint: a unit
+# that lost a stage (StepFun counts fan-speed-critical events among node faults,
+# domain/gpu-failures.md) shows it there before the air it supplies warms by a degree.
 DEFAULT_TRENDS: tuple[TrendRule, ...] = (
     TrendRule("RackLiquidFlow", -1, 0.10, True, "thermal_runaway"),
     TrendRule("LiquidFlow", -1, 0.10, True, "thermal_runaway"),
     TrendRule("LiquidDifferentialPressure", -1, 0.15, True, "thermal_runaway"),
     TrendRule("PumpSpeed", +1, 0.05, True, "thermal_runaway"),
     TrendRule("SupplyAirTemperature", +1, 1.0, False, "thermal_runaway"),
+    TrendRule("FanSpeed", +1, 0.05, True, "thermal_runaway"),
     TrendRule("job_step_time_seconds", +1, 0.10, True, "job_straggler"),
 )
 
