@@ -188,3 +188,29 @@ def test_a_warning_from_before_the_incident_does_not_make_its_part_the_cause(
     causes = rank_causes(topo, [old, slow, latency], monitored, start=10.0, top=10)
     ranks = [c.entity for c in causes]
     assert ranks.index("nfs") < ranks.index("r00n0g0")
+
+
+def test_parts_that_cannot_show_heat_do_not_speak_against_a_cooling_unit() -> None:
+    """A room unit cools a rack of four nodes, each with four GPUs and eight NICs. Its supply
+    air warms, then the GPUs of a hot spot alarm. The quiet NICs and nodes have no
+    thermometer: their silence says nothing about the room; only the quiet GPUs' does."""
+    e = [Entity("crah", "crah"), Entity("rack", "rack")]
+    r = [Relation("crah", "rack", "cools")]
+    for n in range(4):
+        e.append(Entity(f"n{n}", "node"))
+        r.append(Relation("rack", f"n{n}", "contains"))
+        e += [Entity(f"n{n}g{g}", "gpu") for g in range(4)]
+        e += [Entity(f"n{n}nic{k}", "nic") for k in range(8)]
+        r += [Relation(f"n{n}", f"n{n}g{g}", "contains") for g in range(4)]
+        r += [Relation(f"n{n}", f"n{n}nic{k}", "contains") for k in range(8)]
+    topo = Topology(e, r)
+    heat = frozenset({"thermal"})
+    symptoms = [Symptom("crah", 0.0, 0.2, "SupplyAirTemperature", heat)]
+    hot = ["n1g0", "n1g1", "n1g2", "n1g3", "n3g0", "n3g2"]
+    symptoms += [
+        Symptom(g, 300.0 + 40 * i, 0.5, "GPUHighTemperature", heat) for i, g in enumerate(hot)
+    ]
+    observable = topo.kind_mask("gpu") | topo.kind_mask("nic") | topo.kind_mask("node")
+    causes = rank_causes(topo, symptoms, observable | topo.kind_mask("crah"), start=-60.0)
+    assert causes[0].entity == "crah"
+    assert causes[0].explains == 7

@@ -117,6 +117,9 @@ class CauseRanker:
         self.mechanism = self._mechanisms(topo)
         self.feeder = self._sole_feeders(topo)
         self.delayed = self._delayed_only(topo)
+        self.kind_code = np.zeros(n, dtype=np.int64)
+        for code, kind in enumerate(sorted(topo.kind_counts())):
+            self.kind_code[topo.kind_mask(kind)] = code
         self.grouping = np.zeros(n, dtype=bool)
         for kind in GROUPING_KINDS:
             self.grouping |= topo.kind_mask(kind)
@@ -182,6 +185,8 @@ class CauseRanker:
             if logged.size:
                 parts = np.flatnonzero(np.isin(self.container, logged))
                 candidates = np.union1d(candidates, parts[~self.grouping[parts]])
+        able = self._able(signs)
+        quiet_for: dict[frozenset[str], np.ndarray] = {}
         g_total = math.log(P_TOTAL / P_BACKGROUND)
         g_job = math.log(P_JOB / P_BACKGROUND)
         m_total = math.log((1 - P_TOTAL) / (1 - P_BACKGROUND))
@@ -259,7 +264,18 @@ class CauseRanker:
             # report its contents: their silence is expected, not evidence against it.
             gone = dark & taken_mask
             silent_total = self._silent(taken, quiet, gone)
-            silent_deg = self._silent(degraded, quiet, gone)
+            # What only degrades what it reaches is judged by the parts that could show it: a
+            # NIC has no thermometer, so a warming room leaves it quiet whatever happened.
+            mech = self.mechanism[c]
+            if mech is not None and mech & able.keys():
+                if mech not in quiet_for:
+                    could = np.zeros(n, dtype=bool)
+                    for sign in mech & able.keys():
+                        could |= able[sign]
+                    quiet_for[mech] = quiet & could
+                silent_deg = self._silent(degraded, quiet_for[mech], gone)
+            else:
+                silent_deg = self._silent(degraded, quiet, gone)
             # An outage (something taken shows it is down) takes all it reaches; a cause that
             # only degrades leaves much of it quiet.
             outage = bool((down | ~known)[hit_total].any())  # unknown signs: assume the worst
@@ -326,6 +342,16 @@ class CauseRanker:
             # a consequence of that (a leak, then the power cut that protects the rack).
             signs = frozenset().union(*(s.signs for s in group if s.first <= early.first + JOB_LAG))
             out[i] = Symptom(early.entity, early.first, strong.weight, early.source, signs)
+        return out
+
+    def _able(self, signs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per sign, every entity of a kind that shows that sign in this incident: the kinds
+        whose telemetry or alerts can show it at all."""
+        out = {}
+        for sign, mask in signs.items():
+            codes = np.zeros(int(self.kind_code.max()) + 1, dtype=bool)
+            codes[self.kind_code[mask]] = True
+            out[sign] = codes[self.kind_code]
         return out
 
     def _fits(self, c: int, known: np.ndarray, signs: dict[str, np.ndarray]) -> np.ndarray:
