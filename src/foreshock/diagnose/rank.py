@@ -185,7 +185,7 @@ class CauseRanker:
             if logged.size:
                 parts = np.flatnonzero(np.isin(self.container, logged))
                 candidates = np.union1d(candidates, parts[~self.grouping[parts]])
-        able = self._able(signs)
+        shown_by = self._kinds_showing(signs)
         quiet_for: dict[frozenset[str], np.ndarray] = {}
         g_total = math.log(P_TOTAL / P_BACKGROUND)
         g_job = math.log(P_JOB / P_BACKGROUND)
@@ -267,13 +267,12 @@ class CauseRanker:
             # What only degrades what it reaches is judged by the parts that could show it: a
             # NIC has no thermometer, so a warming room leaves it quiet whatever happened.
             mech = self.mechanism[c]
-            if mech is not None and mech & able.keys():
-                if mech not in quiet_for:
-                    could = np.zeros(n, dtype=bool)
-                    for sign in mech & able.keys():
-                        could |= able[sign]
-                    quiet_for[mech] = quiet & could
-                silent_deg = self._silent(degraded, quiet_for[mech], gone)
+            shown = mech.intersection(shown_by) if mech is not None else frozenset()
+            if shown:
+                if shown not in quiet_for:
+                    kinds = np.logical_or.reduce([shown_by[sign] for sign in shown])
+                    quiet_for[shown] = quiet & kinds[self.kind_code]
+                silent_deg = self._silent(degraded, quiet_for[shown], gone)
             else:
                 silent_deg = self._silent(degraded, quiet, gone)
             # An outage (something taken shows it is down) takes all it reaches; a cause that
@@ -344,14 +343,14 @@ class CauseRanker:
             out[i] = Symptom(early.entity, early.first, strong.weight, early.source, signs)
         return out
 
-    def _able(self, signs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Per sign, every entity of a kind that shows that sign in this incident: the kinds
-        whose telemetry or alerts can show it at all."""
+    def _kinds_showing(self, signs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per sign, a mask over kind codes: the kinds that show that sign somewhere in this
+        incident, whose telemetry or alerts can show it at all."""
         out = {}
         for sign, mask in signs.items():
-            codes = np.zeros(int(self.kind_code.max()) + 1, dtype=bool)
-            codes[self.kind_code[mask]] = True
-            out[sign] = codes[self.kind_code]
+            kinds = np.zeros(int(self.kind_code.max()) + 1, dtype=bool)
+            kinds[self.kind_code[mask]] = True
+            out[sign] = kinds
         return out
 
     def _fits(self, c: int, known: np.ndarray, signs: dict[str, np.ndarray]) -> np.ndarray:
