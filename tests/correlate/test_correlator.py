@@ -218,3 +218,61 @@ def test_a_rack_that_loses_power_is_not_the_doing_of_one_of_its_nodes(
     incidents = correlate(fleet, psu + rack)
     groups = sorted((set(i.alerts) for i in incidents), key=len)
     assert groups == [{a.fingerprint for a in psu}, {a.fingerprint for a in rack}]
+
+
+def test_a_stall_that_fires_again_for_another_fault_joins_that_fault(fleet: Topology) -> None:
+    """Job A stalls when one of its GPUs fails, recovers, and stalls again an hour later when
+    the leaf switch fails. The second firing of the same stall alerts belongs to the leaf."""
+    gpu = [alert("GPUXidError", "r00n0g0", 1000.0, xid="48")]
+    nodes = [f"r0{k}n{n}" for k in range(2) for n in range(2)]
+    first = [alert("NCCLWatchdogTimeout", n, 1060.0, end=1300.0) for n in nodes]
+    links = [
+        alert("IBLinkDown", f"r{p}{k}n{n}nic", 4000.0)
+        for p in range(2)
+        for k in range(2)
+        for n in range(2)
+    ]
+    again = [alert("NCCLWatchdogTimeout", n, 4060.0) for n in nodes]
+    assert {a.fingerprint for a in again} == {a.fingerprint for a in first}
+    c = Correlator(fleet)
+    c.feed([*gpu, *first, *links, *again])
+    by_root = {i.root_causes[0].entity: i for i in c.incidents()}
+    assert set(by_root) == {"r00n0g0", "leaf"}
+    leaf = {
+        (m.entity, m.start)
+        for g in c.groups
+        for m in g.members.values()
+        if g.causes and g.causes[0].entity == "leaf"
+    }
+    assert {(n, 4060.0) for n in nodes} <= leaf
+    assert not {(n, 1060.0) for n in nodes} & leaf
+    # Both firings are listed, each with its incident.
+    assert set(by_root["leaf"].alerts) >= {a.fingerprint for a in again}
+    assert set(by_root["r00n0g0"].alerts) >= {a.fingerprint for a in first}
+
+
+def test_an_alert_that_fires_again_while_its_cause_lasts_stays_in_its_incident(
+    fleet: Topology,
+) -> None:
+    storm = pdu_storm(1000.0)
+    flap = [alert("NodeDown", "r00n0", 1030.0, end=1200.0), alert("NodeDown", "r00n0", 2500.0)]
+    incidents = correlate(fleet, [a for a in storm if a.labels["entity"] != "r00n0"] + flap)
+    assert len(incidents) == 1
+    assert incidents[0].root_causes[0].entity == "pdu0"
+
+
+def test_a_gpu_fault_whose_stalls_a_power_loss_also_reaches_stays_apart(
+    fleet: Topology,
+) -> None:
+    """A GPU of job A fails and the job stalls; half a minute later PDU 0, behind every node
+    of the job, loses power. The power loss reaches the stalled nodes, but not the GPU's XID:
+    the GPU's incident is not absorbed into the outage."""
+    gpu = [alert("GPUXidError", "r00n0g0", 1000.0, xid="48")]
+    gpu += [alert("NCCLWatchdogTimeout", f"r0{k}n{n}", 1100.0) for k in range(2) for n in range(2)]
+    dark = [alert("IBLinkDown", f"r0{k}n{n}nic", 1250.0) for k in range(2) for n in range(2)]
+    incidents = correlate(fleet, gpu + pdu_storm(1130.0) + dark)
+    xid = gpu[0].fingerprint
+    own = next(i for i in incidents if xid in i.alerts)
+    assert own.root_causes[0].entity == "r00n0g0"
+    assert set(own.alerts) == {a.fingerprint for a in gpu}
+    assert any(i.root_causes[0].entity == "pdu0" and xid not in i.alerts for i in incidents)

@@ -121,7 +121,15 @@ class Correlator:
     def _place(self, m: Member) -> Group | None:
         known = self.by_key.get(m.key)
         if known is not None:
-            return self._update(known, m)
+            old = known.members[m.key]
+            if old.end is None or m.start <= old.end:
+                return self._update(known, m)
+            # The same alert firing again after it resolved is a new occurrence, and may have
+            # another cause: a job's stall alerts fire anew for every fault that stalls it.
+            m = replace(m, key=f"{m.key}@{m.start:.0f}", fingerprint=m.key)
+            known = self.by_key.get(m.key)
+            if known is not None:
+                return self._update(known, m)
         if not m.is_alert:
             # Findings enrich the incident they fall into; alone they are not an incident
             # (they are stored and shown as findings), so a noisy detector cannot page anyone.
@@ -155,6 +163,10 @@ class Correlator:
         if m.entity is None or m.entity not in self.topo:
             return self._join_unmapped(m)
         i = self.topo.index(m.entity)
+        again = self._again(m, i)
+        if again is not None:
+            again.add(m)
+            return again
         active = self._active(m.start)
         for g in active:
             # An entity already in an incident stays there, unless the incident's cause
@@ -244,6 +256,20 @@ class Correlator:
             return g
         return None
 
+    def _again(self, m: Member, i: int) -> Group | None:
+        """The incident of an alert's previous occurrence, for an alert that fired again while
+        that incident's cause still explains what it shows (a GPU that stays hot while its
+        CDU is down). A wait is not: a job stalls anew for each fault that stalls it."""
+        if not m.fingerprint or m.symptom is None or not (m.symptom.signs - {"stall"}):
+            return None
+        g = self.by_key.get(m.fingerprint)
+        if g is None or g.dead:
+            return None
+        end = g.end
+        if end is not None and end < m.start - self.reopen:
+            return None
+        return g if self._explained(g, m, i) else None
+
     def _local(self, i: int) -> np.ndarray:
         """An entity and its containers: where a symptom's own explanation lies."""
         out = [i]
@@ -290,7 +316,7 @@ class Correlator:
         taken[self.topo.downstream_indices(cause, self.ranker.total_types)] = True
         taken[self.topo.index(cause)] = True
         for h in near:
-            if self._inside(g, h, onset, taken) >= SHARE * len(h.entities):
+            if self._inside(g, h, onset, taken) >= SHARE:
                 for key, member in h.members.items():
                     g.add(member)
                     self.by_key[key] = g
@@ -316,9 +342,12 @@ class Correlator:
         ]
         return min(times, default=g.start)
 
-    def _inside(self, g: Group, h: Group, onset: float, taken: np.ndarray) -> int:
-        """How many of h's entities g's cause explains, given when each began, when the cause
-        first showed (`onset`) and what it takes outright (`taken`: power, containment).
+    def _inside(self, g: Group, h: Group, onset: float, taken: np.ndarray) -> float:
+        """The share of h's entities g's cause explains or, if lower, the share of those
+        that show more than a wait: the stalls of a job that a leaf switch's failure also
+        stalls do not carry the GPU whose XID 48 began them into the switch's incident.
+        Whether the cause explains an entity depends on when it began, when the cause first
+        showed (`onset`) and what the cause takes outright (`taken`: power, containment).
         What it only degrades (heat, links) may show long before anything else does. What it
         takes goes at once, and a job it stalls waits once it has failed: what showed well
         before had another cause (a rack's leak minutes before the UPS behind it failed). A
@@ -328,25 +357,36 @@ class Correlator:
         assert g.reach is not None
         assert g.direct is not None
         first: dict[str, float] = {}
-        acting: set[str] = set()
+        acting: dict[str, frozenset[str]] = {}  # entity → the signs it shows besides waiting
         for m in h.members.values():
             if m.entity is None or m.entity not in self.topo:
                 continue
             first[m.entity] = min(first.get(m.entity, m.start), m.start)
             if m.symptom is None or m.symptom.signs != {"stall"}:
-                acting.add(m.entity)
-        inside = 0
+                own = m.symptom.signs - {"stall"} if m.symptom is not None else frozenset()
+                acting[m.entity] = acting.get(m.entity, frozenset()) | own
+        mech = self.ranker.mechanism[self.topo.index(g.causes[0].entity)]
+        inside = acts = 0
         for e, t in first.items():
             i = self.topo.index(e)
             if not g.reach[i]:
                 continue
-            if e in acting and g.direct[i] and not taken[i]:
-                inside += 1
-            elif e in acting or g.direct[i]:
-                inside += t >= onset - AT_ONCE
+            if e in acting and (
+                not g.direct[i] or (mech is not None and acting[e] and not acting[e] & mech)
+            ):
+                # As in `_explained`: through a job a cause only makes others wait, and what
+                # it reaches shows what the cause does (a CDU heats; it does not break DRAM).
+                continue
+            if e in acting and not taken[i]:
+                ok = True
+            elif g.direct[i]:
+                ok = t >= onset - AT_ONCE
             else:
-                inside += t >= onset
-        return inside
+                ok = t >= onset
+            inside += ok
+            acts += ok and e in acting
+        share = inside / max(1, len(h.entities))
+        return min(share, acts / len(acting)) if acting else share
 
     def _join_unmapped(self, m: Member) -> Group | None:
         """Alerts that name no known entity group with each other by name, never with

@@ -26,6 +26,12 @@ class Member:
     is_alert: bool
     xid: int | None = None
     name: str = ""  # the alert name, or the finding's metric
+    fingerprint: str = ""  # the alert's, where the key names one of its occurrences
+
+    @property
+    def ident(self) -> str:
+        """What the incident lists: the alert's fingerprint, or the finding's key."""
+        return self.fingerprint or self.key
 
 
 @dataclass

@@ -13,7 +13,7 @@ SUPPRESS_FROM = 0.3
 
 
 def render(topo: Topology, g: Group) -> Incident:
-    alerts = tuple(sorted(k for k, m in g.members.items() if m.is_alert))
+    alerts = tuple(sorted({m.ident for m in g.members.values() if m.is_alert}))
     findings = sum(1 for m in g.members.values() if not m.is_alert)
     causes = tuple(RootCause(c.entity, c.kind, c.score, c.metric, c.evidence) for c in g.causes)
     suppressed: list[Suppression] = []
@@ -31,11 +31,14 @@ def render(topo: Topology, g: Group) -> Incident:
         actions = recommend(top.kind, top.entity, xids)
         title = f"{top.entity} ({top.kind}): {len(g.entities)} entities, {len(alerts)} alerts"
         if top.score >= SUPPRESS_FROM:
-            for key in alerts:
-                m = g.members[key]
-                if m.entity is None or m.entity == top.entity:
+            said: set[str] = set()
+            for m in sorted(g.members.values(), key=lambda m: m.key):
+                if not m.is_alert or m.entity is None or m.entity == top.entity:
                     continue
-                suppressed.append(Suppression(key, because(topo, top.entity, m.entity), top.entity))
+                if m.ident not in said:
+                    said.add(m.ident)
+                    why = because(topo, top.entity, m.entity)
+                    suppressed.append(Suppression(m.ident, why, top.entity))
     return Incident(
         id=f"inc-{g.number}",
         start=g.start,
