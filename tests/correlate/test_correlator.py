@@ -251,14 +251,41 @@ def test_a_stall_that_fires_again_for_another_fault_joins_that_fault(fleet: Topo
     assert set(by_root["r00n0g0"].alerts) >= {a.fingerprint for a in first}
 
 
-def test_an_alert_that_fires_again_while_its_cause_lasts_stays_in_its_incident(
-    fleet: Topology,
-) -> None:
-    storm = pdu_storm(1000.0)
-    flap = [alert("NodeDown", "r00n0", 1030.0, end=1200.0), alert("NodeDown", "r00n0", 2500.0)]
-    incidents = correlate(fleet, [a for a in storm if a.labels["entity"] != "r00n0"] + flap)
+def test_an_alert_that_fires_again_while_its_cause_lasts_stays_in_its_incident() -> None:
+    """A CDU loses flow and the GPUs of its rack run hot; one throttles, cools a little and
+    throttles again half an hour later, while the CDU is still down: one incident, not two."""
+    e, r = [Entity("cdu", "cdu")], []
+    for k in range(2):
+        e += [Entity(f"r{k}", "rack"), Entity(f"n{k}", "node")]
+        r += [Relation("cdu", f"r{k}", "cools"), Relation(f"r{k}", f"n{k}", "contains")]
+        e += [Entity(f"g{2 * k + g}", "gpu") for g in range(2)]
+        r += [Relation(f"n{k}", f"g{2 * k + g}", "contains") for g in range(2)]
+    topo = Topology(e, r)
+    storm = [alert("CDUFlowLow", "cdu", 1000.0)]
+    storm += [alert("GPUHighTemperature", f"g{g}", 1200.0 + 20 * g) for g in range(4)]
+    flap = [
+        alert("GPUThermalThrottle", "g0", 1300.0, end=1500.0),
+        alert("GPUThermalThrottle", "g0", 3300.0),
+    ]
+    incidents = correlate(topo, storm + flap)
     assert len(incidents) == 1
-    assert incidents[0].root_causes[0].entity == "pdu0"
+    assert incidents[0].root_causes[0].entity == "cdu"
+
+
+def test_what_power_takes_and_fails_again_later_had_another_cause(fleet: Topology) -> None:
+    """A node that came back while its PDU's outage lasts, and went down again half an hour
+    later, was not failed by the PDU the second time."""
+    storm = [a for a in pdu_storm(1000.0) if a.labels["entity"] != "r00n0"]
+    first = alert("NodeDown", "r00n0", 1030.0, end=1200.0)
+    again = alert("NodeDown", "r00n0", 3000.0)
+    c = Correlator(fleet)
+    c.feed([*storm, first, again])
+    incidents = c.incidents()
+    assert len(incidents) == 2
+    pdu = next(i for i in incidents if i.root_causes[0].entity == "pdu0")
+    assert first.fingerprint in pdu.alerts
+    other = next(i for i in incidents if i is not pdu)
+    assert other.alerts == (again.fingerprint,)
 
 
 def test_a_gpu_fault_whose_stalls_a_power_loss_also_reaches_stays_apart(
@@ -276,3 +303,15 @@ def test_a_gpu_fault_whose_stalls_a_power_loss_also_reaches_stays_apart(
     assert own.root_causes[0].entity == "r00n0g0"
     assert set(own.alerts) == {a.fingerprint for a in gpu}
     assert any(i.root_causes[0].entity == "pdu0" and xid not in i.alerts for i in incidents)
+
+
+def test_a_part_power_spared_that_fails_later_is_not_the_outage(fleet: Topology) -> None:
+    """PDU 0 fails and takes its racks at once; its NIC r00n0nic showed nothing. Thirteen
+    minutes later, while the outage still alerts, that NIC's link goes down: what power
+    takes goes at once, so this is another fault."""
+    storm = [*pdu_storm(1000.0), alert("PDUInputVoltageLow", "pdu0", 1500.0)]
+    late = alert("IBLinkDown", "r00n0nic", 1800.0)
+    incidents = correlate(fleet, [*storm, late])
+    pdu = next(i for i in incidents if i.root_causes[0].entity == "pdu0")
+    assert set(pdu.alerts) == {a.fingerprint for a in storm}
+    assert any(i.alerts == (late.fingerprint,) for i in incidents)

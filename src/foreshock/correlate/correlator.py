@@ -180,7 +180,7 @@ class Correlator:
                 continue
             if self._ensure_ranked(g, m.start):
                 self._absorb(g, active)
-            if self._explained(g, m, i):
+            if self._explained(g, m, i) and not self._late(g, m, i):
                 g.add(m)
                 return g
         if m.symptom is None:
@@ -251,10 +251,17 @@ class Correlator:
                 g.failed[key] = len(g.entities)
                 continue
             g.add(m)
-            g.causes, g.reach, g.direct, g.ranked_at = union, reach, direct, len(g.entities)
+            g.causes = union
+            self._explained_by_top(g, (reach, direct))
             self._absorb(g, active)
             return g
         return None
+
+    def _late(self, g: Group, m: Member, i: int) -> bool:
+        """What the cause takes outright (power, containment) goes at once: a part it takes
+        that first shows a window after the cause did failed for another reason (a NIC whose
+        cable goes bad twenty minutes into a UPS outage that spared it)."""
+        return g.taken is not None and bool(g.taken[i]) and m.start > g.onset + self.window
 
     def _again(self, m: Member, i: int) -> Group | None:
         """The incident of an alert's previous occurrence, for an alert that fired again while
@@ -268,7 +275,13 @@ class Correlator:
         end = g.end
         if end is not None and end < m.start - self.reopen:
             return None
-        return g if self._explained(g, m, i) else None
+        if not self._explained(g, m, i):
+            return None
+        # What the cause takes outright (power, containment) cannot come back while the
+        # cause lasts: if it recovered and failed again, something else failed it.
+        if g.taken is None or g.taken[i] or i == self.topo.index(g.causes[0].entity):
+            return None
+        return g
 
     def _local(self, i: int) -> np.ndarray:
         """An entity and its containers: where a symptom's own explanation lies."""
@@ -311,10 +324,9 @@ class Correlator:
         if not near:
             return
         onset = self._onset(g)
-        taken = np.zeros(len(self.topo), dtype=bool)
-        cause = g.causes[0].entity
-        taken[self.topo.downstream_indices(cause, self.ranker.total_types)] = True
-        taken[self.topo.index(cause)] = True
+        assert g.taken is not None
+        taken = g.taken.copy()
+        taken[self.topo.index(g.causes[0].entity)] = True
         for h in near:
             if self._inside(g, h, onset, taken) >= SHARE:
                 for key, member in h.members.items():
@@ -440,10 +452,19 @@ class Correlator:
         mech = self.ranker.mechanism[c]
         return mech is None or bool(signs & mech)
 
-    def _explained_by_top(self, g: Group) -> None:
+    def _explained_by_top(
+        self, g: Group, known: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> None:
         """Set what the group's current top cause explains, after a ranking."""
-        g.reach, g.direct = self._explains(g.causes[0].entity) if g.causes else (None, None)
         g.ranked_at = len(g.entities)
+        if not g.causes:
+            g.reach = g.direct = g.taken = None
+            return
+        cause = g.causes[0].entity
+        g.reach, g.direct = known or self._explains(cause)
+        g.taken = np.zeros(len(self.topo), dtype=bool)
+        g.taken[self.topo.downstream_indices(cause, self.ranker.total_types)] = True
+        g.onset = self._onset(g)
 
     def _explains(self, cause: str) -> tuple[np.ndarray, np.ndarray]:
         """What a cause explains (what it reaches, its container whose logs report it, and
@@ -469,12 +490,16 @@ class Correlator:
         for g in self.groups:
             stale = self._rendered.get(g.number) != self._seen_version
             if g.changed or stale or g.number not in self._built:
-                if g.entities:
-                    g.causes = self.ranker.rank(
-                        g.symptoms(), self.observable, top=5, start=g.start - 60
-                    )
-                    self._explained_by_top(g)
-                self._built[g.number] = render(self.topo, g)
+                # Ranked for showing, apart from the cause joins are judged by: what the
+                # incidents look like between two alerts must not change what later alerts
+                # join, or the service (which shows them after every batch) and a batch run
+                # would disagree.
+                causes = (
+                    self.ranker.rank(g.symptoms(), self.observable, top=5, start=g.start - 60)
+                    if g.entities
+                    else []
+                )
+                self._built[g.number] = render(self.topo, g, causes)
                 self._rendered[g.number] = self._seen_version
                 g.changed = False
             out.append(self._built[g.number])

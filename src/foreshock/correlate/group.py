@@ -43,6 +43,8 @@ class Group:
     causes: list[Cause] = field(default_factory=list)
     reach: np.ndarray | None = None  # mask of what the top cause explains
     direct: np.ndarray | None = None  # of those, what it reaches itself (not by a job's stall)
+    taken: np.ndarray | None = None  # of those, what it takes outright (power, containment)
+    onset: float = 0.0  # when the top cause first showed
     ranked_at: int = 0  # symptomatic entities when last ranked
     entities: set[str] = field(default_factory=set)
     changed: bool = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from foreshock.correlate.group import Group
 from foreshock.diagnose.actions import recommend
+from foreshock.diagnose.rank import Cause
 from foreshock.model import Action, Incident, RootCause, Suppression
 from foreshock.topology import Topology
 
@@ -12,16 +13,16 @@ from foreshock.topology import Topology
 SUPPRESS_FROM = 0.3
 
 
-def render(topo: Topology, g: Group) -> Incident:
+def render(topo: Topology, g: Group, ranked: list[Cause]) -> Incident:
     alerts = tuple(sorted({m.ident for m in g.members.values() if m.is_alert}))
     findings = sum(1 for m in g.members.values() if not m.is_alert)
-    causes = tuple(RootCause(c.entity, c.kind, c.score, c.metric, c.evidence) for c in g.causes)
+    causes = tuple(RootCause(c.entity, c.kind, c.score, c.metric, c.evidence) for c in ranked)
     suppressed: list[Suppression] = []
     blast = None
     actions: tuple[Action, ...] = ()
     title = _title(g)
-    if g.causes:
-        top = g.causes[0]
+    if ranked:
+        top = ranked[0]
         blast = topo.blast_radius(top.entity)
         xids = [
             m.xid
