@@ -315,3 +315,15 @@ def test_a_part_power_spared_that_fails_later_is_not_the_outage(fleet: Topology)
     pdu = next(i for i in incidents if i.root_causes[0].entity == "pdu0")
     assert set(pdu.alerts) == {a.fingerprint for a in storm}
     assert any(i.alerts == (late.fingerprint,) for i in incidents)
+
+
+def test_a_warning_that_comes_and_goes_is_one_incident(fleet: Topology) -> None:
+    """A NIC's symbol-error warning fires, resolves and fires again every twenty minutes:
+    one problem, not one incident per firing."""
+    flaps = [
+        alert("IBSymbolErrors", "r10n0nic", 1000.0 + 1200 * k, end=1300.0 + 1200 * k)
+        for k in range(4)
+    ]
+    incidents = correlate(fleet, flaps)
+    assert len(incidents) == 1
+    assert incidents[0].alerts == (flaps[0].fingerprint,)

@@ -35,6 +35,7 @@ WINDOW = 600.0  # an incident takes new alerts for this long after its latest on
 REOPEN = 300.0  # a resolved incident reopens if one of its alerts fires again this soon
 SHARE = 0.5  # a re-ranked cause must explain this share of an incident's entities to merge
 TRIALS = 8  # incidents an unexplained alert is tried against
+FLAP = 3600.0  # a lone alert firing again this soon after it resolved is flapping
 COINCIDENCE = math.log(10)  # two independent faults starting together are rarer than one
 
 
@@ -163,7 +164,7 @@ class Correlator:
         if m.entity is None or m.entity not in self.topo:
             return self._join_unmapped(m)
         i = self.topo.index(m.entity)
-        again = self._again(m, i)
+        again = self._flapping(m) or self._again(m, i)
         if again is not None:
             again.add(m)
             return again
@@ -182,6 +183,8 @@ class Correlator:
                 self._absorb(g, active)
             if self._explained(g, m, i) and not self._late(g, m, i):
                 g.add(m)
+                if g.taken is not None and g.taken[i] and self._witness(g, m):
+                    g.took = min(g.took, m.start)
                 return g
         if m.symptom is None:
             return None
@@ -257,11 +260,29 @@ class Correlator:
             return g
         return None
 
+    def _witness(self, g: Group, m: Member) -> bool:
+        """Whether a member shows what its cause does (a node down under a lost feed), not
+        only that it is in the incident (a disk filling up, a wait)."""
+        signs = m.symptom.signs - {"stall"} if m.symptom is not None else frozenset()
+        mech = self.ranker.mechanism[self.topo.index(g.causes[0].entity)]
+        return bool(signs) and (mech is None or bool(signs & mech))
+
     def _late(self, g: Group, m: Member, i: int) -> bool:
         """What the cause takes outright (power, containment) goes at once: a part it takes
-        that first shows a window after the cause did failed for another reason (a NIC whose
-        cable goes bad twenty minutes into a UPS outage that spared it)."""
-        return g.taken is not None and bool(g.taken[i]) and m.start > g.onset + self.window
+        that first shows a window after the first part it took failed for another reason (a
+        NIC whose cable goes bad twenty minutes into a UPS outage that spared it). The cause
+        may warn long before it takes anything (a UPS on battery)."""
+        return g.taken is not None and bool(g.taken[i]) and m.start > g.took + self.window
+
+    def _flapping(self, m: Member) -> Group | None:
+        """The incident of an alert that held nothing but its earlier firings, when it fires
+        again within FLAP of resolving: one part's warning that comes and goes is one
+        problem, not one incident per firing."""
+        g = self.by_key.get(m.fingerprint) if m.fingerprint else None
+        if g is None or g.dead or any(x.ident != m.fingerprint for x in g.members.values()):
+            return None
+        end = g.end
+        return g if end is None or m.start - end <= FLAP else None
 
     def _again(self, m: Member, i: int) -> Group | None:
         """The incident of an alert's previous occurrence, for an alert that fired again while
@@ -464,7 +485,17 @@ class Correlator:
         g.reach, g.direct = known or self._explains(cause)
         g.taken = np.zeros(len(self.topo), dtype=bool)
         g.taken[self.topo.downstream_indices(cause, self.ranker.total_types)] = True
-        g.onset = self._onset(g)
+        g.took = min(
+            (
+                m.start
+                for m in g.members.values()
+                if m.entity is not None
+                and m.entity in self.topo
+                and g.taken[self.topo.index(m.entity)]
+                and self._witness(g, m)
+            ),
+            default=math.inf,
+        )
 
     def _explains(self, cause: str) -> tuple[np.ndarray, np.ndarray]:
         """What a cause explains (what it reaches, its container whose logs report it, and

@@ -7,6 +7,7 @@ rarely enough that a 10,000-alert storm is ranked about fourteen times, not 10,0
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,7 +45,7 @@ class Group:
     reach: np.ndarray | None = None  # mask of what the top cause explains
     direct: np.ndarray | None = None  # of those, what it reaches itself (not by a job's stall)
     taken: np.ndarray | None = None  # of those, what it takes outright (power, containment)
-    onset: float = 0.0  # when the top cause first showed
+    took: float = math.inf  # when the first part the top cause takes showed
     ranked_at: int = 0  # symptomatic entities when last ranked
     entities: set[str] = field(default_factory=set)
     changed: bool = True
