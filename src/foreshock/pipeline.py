@@ -223,7 +223,7 @@ class Pipeline:
                 )
                 row_id = self.rows[inc.id] = row.id
             else:
-                self.store.add_incident_alerts(row_id, alerts)
+                self.store.set_incident_alerts(row_id, alerts)
                 self.store.update_incident(
                     row_id,
                     title=inc.title,

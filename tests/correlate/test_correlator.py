@@ -254,13 +254,7 @@ def test_a_stall_that_fires_again_for_another_fault_joins_that_fault(fleet: Topo
 def test_an_alert_that_fires_again_while_its_cause_lasts_stays_in_its_incident() -> None:
     """A CDU loses flow and the GPUs of its rack run hot; one throttles, cools a little and
     throttles again half an hour later, while the CDU is still down: one incident, not two."""
-    e, r = [Entity("cdu", "cdu")], []
-    for k in range(2):
-        e += [Entity(f"r{k}", "rack"), Entity(f"n{k}", "node")]
-        r += [Relation("cdu", f"r{k}", "cools"), Relation(f"r{k}", f"n{k}", "contains")]
-        e += [Entity(f"g{2 * k + g}", "gpu") for g in range(2)]
-        r += [Relation(f"n{k}", f"g{2 * k + g}", "contains") for g in range(2)]
-    topo = Topology(e, r)
+    topo = cooled_fleet()
     storm = [alert("CDUFlowLow", "cdu", 1000.0)]
     storm += [alert("GPUHighTemperature", f"g{g}", 1200.0 + 20 * g) for g in range(4)]
     flap = [
@@ -318,12 +312,38 @@ def test_a_part_power_spared_that_fails_later_is_not_the_outage(fleet: Topology)
 
 
 def test_a_warning_that_comes_and_goes_is_one_incident(fleet: Topology) -> None:
-    """A NIC's symbol-error warning fires, resolves and fires again every twenty minutes:
-    one problem, not one incident per firing."""
+    """A NIC's symbol-error warning fires, resolves and fires again every twenty minutes,
+    and once more three hours later: one problem, not one incident per firing."""
     flaps = [
         alert("IBSymbolErrors", "r10n0nic", 1000.0 + 1200 * k, end=1300.0 + 1200 * k)
         for k in range(4)
     ]
+    flaps.append(alert("IBSymbolErrors", "r10n0nic", 4900.0 + 3 * 3600))  # hours later
     incidents = correlate(fleet, flaps)
     assert len(incidents) == 1
     assert incidents[0].alerts == (flaps[0].fingerprint,)
+
+
+def cooled_fleet() -> Topology:
+    """A CDU cools two racks, each one node with two GPUs and a NIC on one leaf."""
+    e, r = [Entity("cdu", "cdu"), Entity("leaf", "switch")], []
+    for k in range(2):
+        e += [Entity(f"r{k}", "rack"), Entity(f"n{k}", "node"), Entity(f"n{k}nic", "nic")]
+        r += [Relation("cdu", f"r{k}", "cools"), Relation(f"r{k}", f"n{k}", "contains")]
+        r += [Relation(f"n{k}", f"n{k}nic", "contains"), Relation("leaf", f"n{k}nic", "connects")]
+        e += [Entity(f"g{2 * k + g}", "gpu") for g in range(2)]
+        r += [Relation(f"n{k}", f"g{2 * k + g}", "contains") for g in range(2)]
+    return Topology(e, r)
+
+
+def test_a_link_that_drops_while_the_room_runs_hot_is_not_the_cooling() -> None:
+    """Lost cooling heats, then throttles, then shuts down: a NIC whose link drops amid a CDU's
+    storm, having shown no heat, failed for another reason."""
+    storm = [alert("CDUFlowLow", "cdu", 1000.0)]
+    storm += [alert("GPUHighTemperature", f"g{g}", 1200.0 + 20 * g) for g in range(4)]
+    storm += [alert("GPUThermalThrottle", f"g{g}", 1300.0 + 20 * g) for g in range(4)]
+    link = alert("IBLinkDown", "n1nic", 1350.0)
+    incidents = correlate(cooled_fleet(), [*storm, link])
+    cdu = next(i for i in incidents if i.root_causes[0].entity == "cdu")
+    assert set(cdu.alerts) == {a.fingerprint for a in storm}
+    assert any(i.alerts == (link.fingerprint,) for i in incidents)

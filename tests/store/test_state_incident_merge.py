@@ -33,3 +33,22 @@ def test_merge_moves_the_alerts_and_resolves_the_source(tmp_path: Path) -> None:
         assert list(source.alerts) == []
         # Each alert belongs to one incident only.
         assert [i.id for i in store.incidents(fingerprint=a.fingerprint)] == [second.id]
+
+
+def test_setting_an_incident_s_alerts_moves_some_to_another(tmp_path: Path) -> None:
+    """Correlation found that one alert of an incident had another cause: the incident keeps
+    the rest, and the alert is linked where it belongs."""
+    with StateStore.open(tmp_path / "state.db") as store:
+        a, b, c = _alert("A"), _alert("B"), _alert("C")
+        store.upsert_alerts([a, b, c], now=100)
+        storm = store.create_incident(
+            "cdu", started_at=100, fingerprints=[a.fingerprint, b.fingerprint, c.fingerprint]
+        )
+        link = store.create_incident("nic", started_at=100, fingerprints=[])
+        assert store.set_incident_alerts(storm.id, [a.fingerprint, b.fingerprint], now=150) == []
+        added = store.set_incident_alerts(link.id, [c.fingerprint], now=150)
+        assert added == [c.fingerprint]
+        kept = store.incident(storm.id)
+        assert kept is not None
+        assert sorted(x.fingerprint for x in kept.alerts) == sorted([a.fingerprint, b.fingerprint])
+        assert [i.id for i in store.incidents(fingerprint=c.fingerprint)] == [link.id]

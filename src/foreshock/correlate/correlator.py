@@ -35,7 +35,9 @@ WINDOW = 600.0  # an incident takes new alerts for this long after its latest on
 REOPEN = 300.0  # a resolved incident reopens if one of its alerts fires again this soon
 SHARE = 0.5  # a re-ranked cause must explain this share of an incident's entities to merge
 TRIALS = 8  # incidents an unexplained alert is tried against
-FLAP = 3600.0  # a lone alert firing again this soon after it resolved is flapping
+# A part's alert firing again this soon after its incident resolved is the same problem:
+# Alertmanager's default repeat_interval, after which it reminds of a problem still there.
+FLAP = 4 * 3600.0
 COINCIDENCE = math.log(10)  # two independent faults starting together are rarer than one
 
 
@@ -52,6 +54,7 @@ class Correlator:
         self._built: dict[int, Incident] = {}
         self._count = 0
         self.merged: dict[str, str] = {}  # incident id → the incident it was merged into
+        self.touched: set[int] = set()  # groups that gave or took members since the last feed
         self._seen_version = 0  # bumps when a new kind becomes observable
         self._rendered: dict[int, int] = {}  # group → the version it was rendered with
 
@@ -74,6 +77,8 @@ class Correlator:
             g = self._place(member)
             if g is not None:
                 changed.append(f"inc-{g.number}")
+        changed += [f"inc-{n}" for n in self.touched]
+        self.touched.clear()
         return sorted(set(changed), key=lambda s: int(s[4:]))
 
     def _alert_member(self, a: Alert) -> Member:
@@ -138,7 +143,14 @@ class Correlator:
             if g is not None:
                 self.by_key[m.key] = g
             return g
-        g = self._join_existing(m) or self._new(m)
+        g = self._join_existing(m)
+        if g is None:
+            # Nothing current explains it: a lone alert that comes and goes rejoins its own.
+            g = self._flapping(m)
+            if g is not None:
+                g.add(m)
+            else:
+                g = self._new(m)
         self.by_key[m.key] = g
         return g
 
@@ -164,7 +176,7 @@ class Correlator:
         if m.entity is None or m.entity not in self.topo:
             return self._join_unmapped(m)
         i = self.topo.index(m.entity)
-        again = self._flapping(m) or self._again(m, i)
+        again = self._again(m, i)
         if again is not None:
             again.add(m)
             return again
@@ -275,11 +287,15 @@ class Correlator:
         return g.taken is not None and bool(g.taken[i]) and m.start > g.took + self.window
 
     def _flapping(self, m: Member) -> Group | None:
-        """The incident of an alert that held nothing but its earlier firings, when it fires
-        again within FLAP of resolving: one part's warning that comes and goes is one
-        problem, not one incident per firing."""
+        """The incident of an alert's earlier firings, when it fires again within FLAP of
+        that incident resolving and the incident is about the alert's own part (its cause
+        is the part, or it held nothing but this alert): one part's warning that comes and
+        goes is one problem, not one incident per firing."""
         g = self.by_key.get(m.fingerprint) if m.fingerprint else None
-        if g is None or g.dead or any(x.ident != m.fingerprint for x in g.members.values()):
+        if g is None or g.dead:
+            return None
+        own = bool(g.causes) and g.causes[0].entity == m.entity
+        if not own and any(x.ident != m.fingerprint for x in g.members.values()):
             return None
         end = g.end
         return g if end is None or m.start - end <= FLAP else None
@@ -348,17 +364,42 @@ class Correlator:
         assert g.taken is not None
         taken = g.taken.copy()
         taken[self.topo.index(g.causes[0].entity)] = True
+        left: list[tuple[Group, dict[str, Member]]] = []
         for h in near:
-            if self._inside(g, h, onset, taken) >= SHARE:
-                for key, member in h.members.items():
+            share, inside = self._inside(g, h, onset, taken)
+            if share < SHARE:
+                continue
+            # What the cause does not explain stays behind as an incident of its own (a
+            # link that dropped amid a cooling unit's storm).
+            stay = {k: m for k, m in h.members.items() if m.entity in h.entities - inside}
+            for key, member in h.members.items():
+                if key not in stay:
                     g.add(member)
                     self.by_key[key] = g
-                h.members.clear()
-                h.entities.clear()
-                h.dead = True
-                self.merged[f"inc-{h.number}"] = f"inc-{g.number}"
-                self.groups.remove(h)
-                self._built.pop(h.number, None)
+            if stay:
+                left.append((h, stay))
+                continue
+            h.members.clear()
+            h.entities.clear()
+            h.dead = True
+            self.merged[f"inc-{h.number}"] = f"inc-{g.number}"
+            self.groups.remove(h)
+            self._built.pop(h.number, None)
+        for h, stay in left:
+            self._keep_only(h, stay)
+
+    def _keep_only(self, h: Group, stay: dict[str, Member]) -> None:
+        """A group the absorbing cause left some members of keeps them and looks for
+        their cause again."""
+        h.members = {}
+        h.entities, h.hot = set(), set()
+        h.start = h.last = min(m.start for m in stay.values())
+        for m in stay.values():
+            h.add(m)
+        h.causes, h.failed = [], {}
+        h.reach = h.direct = h.taken = None
+        h.ranked_at, h.took = 0, math.inf
+        self.touched.add(h.number)
 
     def _onset(self, g: Group) -> float:
         """When the group's cause first showed: its earliest symptom on what the cause reaches
@@ -375,18 +416,22 @@ class Correlator:
         ]
         return min(times, default=g.start)
 
-    def _inside(self, g: Group, h: Group, onset: float, taken: np.ndarray) -> float:
-        """The share of h's entities g's cause explains or, if lower, the share of those
-        that show more than a wait: the stalls of a job that a leaf switch's failure also
-        stalls do not carry the GPU whose XID 48 began them into the switch's incident.
+    def _inside(
+        self, g: Group, h: Group, onset: float, taken: np.ndarray
+    ) -> tuple[float, set[str]]:
+        """Which of h's entities g's cause explains, and the share it explains of them or,
+        if lower, of those that show more than a wait: the stalls of a job that a leaf
+        switch's failure also stalls do not carry the GPU whose XID 48 began them into the
+        switch's incident.
+
         Whether the cause explains an entity depends on when it began, when the cause first
         showed (`onset`) and what the cause takes outright (`taken`: power, containment).
-        What it only degrades (heat, links) may show long before anything else does. What it
-        takes goes at once, and a job it stalls waits once it has failed: what showed well
-        before had another cause (a rack's leak minutes before the UPS behind it failed). A
-        wait it reaches only through a job must come after: a job spans racks, so through it
-        nearly any cause reaches any storm (the stalls a CDU caused a minute before an
-        NVSwitch of the same job failed)."""
+        What it only degrades (heat, links) may show long before anything else does. What
+        it takes goes at once, and a job it stalls waits once it has failed: what showed
+        well before had another cause (a rack's leak minutes before the UPS behind it
+        failed). A wait it reaches only through a job must come after: a job spans racks,
+        so through it nearly any cause reaches any storm (the stalls a CDU caused a minute
+        before an NVSwitch of the same job failed)."""
         assert g.reach is not None
         assert g.direct is not None
         first: dict[str, float] = {}
@@ -398,14 +443,19 @@ class Correlator:
             if m.symptom is None or m.symptom.signs != {"stall"}:
                 own = m.symptom.signs - {"stall"} if m.symptom is not None else frozenset()
                 acting[m.entity] = acting.get(m.entity, frozenset()) | own
-        mech = self.ranker.mechanism[self.topo.index(g.causes[0].entity)]
-        inside = acts = 0
+        c = self.topo.index(g.causes[0].entity)
+        mech, delayed = self.ranker.mechanism[c], bool(self.ranker.delayed[c])
+        hot = {e: frozenset({"thermal"}) if e in h.hot else frozenset() for e in acting}
+        inside: set[str] = set()
+        acts = 0
         for e, t in first.items():
             i = self.topo.index(e)
             if not g.reach[i]:
                 continue
             if e in acting and (
-                not g.direct[i] or (mech is not None and acting[e] and not acting[e] & mech)
+                not g.direct[i]
+                or (mech is not None and acting[e] and not acting[e] & mech)
+                or (delayed and acting[e] and not self._heated(g, e, acting[e] | hot[e]))
             ):
                 # As in `_explained`: through a job a cause only makes others wait, and what
                 # it reaches shows what the cause does (a CDU heats; it does not break DRAM).
@@ -416,10 +466,11 @@ class Correlator:
                 ok = t >= onset - AT_ONCE
             else:
                 ok = t >= onset
-            inside += ok
-            acts += ok and e in acting
-        share = inside / max(1, len(h.entities))
-        return min(share, acts / len(acting)) if acting else share
+            if ok:
+                inside.add(e)
+                acts += e in acting
+        share = len(inside) / max(1, len(h.entities))
+        return (min(share, acts / len(acting)) if acting else share), inside
 
     def _join_unmapped(self, m: Member) -> Group | None:
         """Alerts that name no known entity group with each other by name, never with
@@ -471,7 +522,24 @@ class Correlator:
             # going down is not its part's doing.
             return False
         mech = self.ranker.mechanism[c]
-        return mech is None or bool(signs & mech)
+        if mech is not None and not signs & mech:
+            return False
+        return not self.ranker.delayed[c] or self._heated(g, m.entity, signs)
+
+    def _heated(self, g: Group, entity: str | None, signs: frozenset[str]) -> bool:
+        """Lost cooling raises temperatures, then throttles, then shuts down (spec/topology):
+        a part it takes down showed heat first, itself or in what it holds. A link that
+        drops in a room running warm, with no heat of its own, failed for another reason."""
+        if "thermal" in signs or entity is None or entity in g.hot:
+            return True
+        i = self.topo.index(entity)
+        for e in g.hot:
+            up = int(self.ranker.container[self.topo.index(e)])
+            while up >= 0:
+                if up == i:
+                    return True
+                up = int(self.ranker.container[up])
+        return False
 
     def _explained_by_top(
         self, g: Group, known: tuple[np.ndarray, np.ndarray] | None = None

@@ -53,6 +53,7 @@ class Group:
     # (top cause, common upstream) → entities when a merge through it last failed
     failed: dict[tuple[str, frozenset[str]], int] = field(default_factory=dict)
     extra_name: str = ""  # for incidents of unmapped alerts: the alert name they share
+    hot: set[str] = field(default_factory=set)  # entities that showed heat
 
     @property
     def open(self) -> bool:
@@ -73,6 +74,8 @@ class Group:
         self.start = min(self.start, member.start)
         if member.entity is not None:
             self.entities.add(member.entity)
+            if member.symptom is not None and "thermal" in member.symptom.signs:
+                self.hot.add(member.entity)
         self.changed = True
 
     def needs_ranking(self) -> bool:

@@ -82,6 +82,27 @@ class IncidentStore(StoreBase):
                 row.updated_at = at
         return added
 
+    def set_incident_alerts(
+        self, incident_id: int, fingerprints: Iterable[str], *, now: float | None = None
+    ) -> list[str]:
+        """Make an incident's alerts exactly these (correlation moved some to another
+        incident); returns those not linked before."""
+        at = self.now(now)
+        wanted = set(fingerprints)
+        with self.writer.begin() as session:
+            row = _lock(session, incident_id)
+            links = IncidentAlertRow.incident_id == incident_id
+            have = set(session.scalars(select(IncidentAlertRow.fingerprint).where(links)))
+            gone = sorted(have - wanted)
+            for chunk in chunks(gone):
+                session.execute(
+                    delete(IncidentAlertRow).where(links, IncidentAlertRow.fingerprint.in_(chunk))
+                )
+            added = self._link(session, incident_id, wanted - have, at)
+            if added or gone:
+                row.updated_at = at
+        return added
+
     def update_incident(
         self,
         incident_id: int,
