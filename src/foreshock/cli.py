@@ -492,6 +492,37 @@ def eval_detect(
         out.print(f"{key:<32} {value}", highlight=False)
 
 
+@eval_app.command("storms")
+def eval_storms(
+    dataset: Annotated[str, typer.Option(help="sim (the only one).")] = "sim",
+    seed: Annotated[int, typer.Option(help="First seed of the scenarios.")] = 0,
+    cases: Annotated[int, typer.Option(min=1, help="Scenarios of four hours each.")] = 8,
+    gpus: Annotated[int, typer.Option(min=16, help="GPUs per fleet.")] = 512,
+    faults: Annotated[int, typer.Option(min=1, help="Faults per scenario.")] = 10,
+    as_json: JsonFlag = False,
+) -> None:
+    """Score correlation of alert storms: incidents against alerts, and incidents that hold
+    two independent faults."""
+    if dataset != "sim":
+        _fail(f"unknown dataset {dataset!r} for storms; choose sim")
+    from foreshock.eval.storms_sim import evaluate_storms_sim
+
+    with _progress(transient=True) as progress:
+        task = progress.add_task("simulating and correlating", total=cases)
+        result = evaluate_storms_sim(
+            cases,
+            seed,
+            gpus,
+            faults,
+            progress=lambda d, t: progress.update(task, completed=d, total=t),
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    for key, value in result.items():
+        out.print(f"{key:<10} {value}", highlight=False)
+
+
 # --- serve --------------------------------------------------------------------------------
 
 

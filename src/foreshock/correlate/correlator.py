@@ -452,17 +452,27 @@ class Correlator:
             i = self.topo.index(e)
             if not g.reach[i]:
                 continue
-            if e in acting and (
-                not g.direct[i]
-                or (mech is not None and acting[e] and not acting[e] & mech)
-                or (delayed and acting[e] and not self._heated(g, e, acting[e] | hot[e]))
+            if (
+                e in acting
+                and g.direct[i]
+                and (
+                    (mech is not None and acting[e] and not acting[e] & mech)
+                    or (delayed and acting[e] and not self._heated(g, e, acting[e] | hot[e]))
+                )
             ):
-                # As in `_explained`: through a job a cause only makes others wait, and what
-                # it reaches shows what the cause does (a CDU heats; it does not break DRAM).
+                # As in `_explained`: what the cause reaches shows what the cause does (a CDU
+                # heats; it does not break DRAM).
                 continue
-            if e in acting and not taken[i]:
+            if e in acting and not g.direct[i]:
+                # Reached only through a job, a part that shows the very trouble the cause
+                # makes, at the same moment, is the same outage seen from a job (the racks of
+                # a feed whose UPSes each alerted first); anything else there is not its doing
+                # (a GPU's ECC warning in the job of another GPU that failed).
+                same = mech is not None and bool(acting[e]) and acting[e] <= mech
+                ok = same and t >= onset - AT_ONCE
+            elif e in acting and not taken[i]:
                 ok = True
-            elif g.direct[i]:
+            elif e in acting or g.direct[i]:
                 ok = t >= onset - AT_ONCE
             else:
                 ok = t >= onset

@@ -1,0 +1,51 @@
+"""The storm evaluation: incidents against alerts, and incidents that merge two faults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from foreshock.eval.storms_sim import evaluate_storms_sim, judge, scenario_for
+from foreshock.sim.fleet import FleetShape
+from foreshock.sim.scenario import Scenario, simulate
+
+
+def test_scenarios_alternate_shapes_and_carry_many_faults() -> None:
+    a, b = scenario_for(0), scenario_for(1)
+    assert (a.shape.kind, b.shape.kind) == ("hgx", "nvl72")
+    assert a.fault_count == 10
+    assert a.hours == 4.0
+
+
+def test_one_incident_holding_two_faults_symptoms_counts_as_merged(tmp_path: Path) -> None:
+    """A PDU loss is one incident. Told that its racks failed as two separate faults, the
+    judge must see that incident as a merge of the two."""
+    simulate(
+        Scenario(FleetShape(gpus=64, seed=3), hours=1.0, faults=("pdu_loss",), seed=3), tmp_path
+    )
+    doc = judge(tmp_path)
+    assert doc["merged"] == []
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    fault = truth["faults"][0]
+    hit = sorted(fault["affected"])
+    racks = sorted({e.split("/")[2] for e in hit if e.count("/") >= 2})
+    assert len(racks) >= 2
+    first = [e for e in hit if e.split("/")[2:3] == [racks[0]]]
+    rest = [e for e in hit if e not in first]
+    truth["faults"] = [
+        {**fault, "id": "fault-a", "affected": first},
+        {**fault, "id": "fault-b", "affected": rest, "root": "elsewhere"},
+    ]
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    doc = judge(tmp_path)
+    assert len(doc["merged"]) == 1
+    assert set(doc["merged"][0]["faults"]) == {"fault-a", "fault-b"}
+
+
+def test_a_small_run_reports_its_figures() -> None:
+    doc = evaluate_storms_sim(cases=2, gpus=64, faults=4)
+    assert doc["cases"] == 2
+    assert doc["faults"] == 8
+    assert 0 < doc["incidents"] < doc["alerts"]
+    assert doc["reduction"] == round(1 - doc["incidents"] / doc["alerts"], 4)
+    assert doc["merged"] == len(doc["merges"])
