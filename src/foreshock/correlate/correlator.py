@@ -366,12 +366,13 @@ class Correlator:
         taken[self.topo.index(g.causes[0].entity)] = True
         left: list[tuple[Group, dict[str, Member]]] = []
         for h in near:
-            share, inside = self._inside(g, h, onset, taken)
+            share, foreign = self._inside(g, h, onset, taken)
             if share < SHARE:
                 continue
-            # What the cause does not explain stays behind as an incident of its own (a
-            # link that dropped amid a cooling unit's storm).
-            stay = {k: m for k, m in h.members.items() if m.entity in h.entities - inside}
+            # What the cause could never have done stays behind as an incident of its own (a
+            # link that dropped amid a cooling unit's storm); the rest goes with the cause,
+            # which may grow to explain it (the UPSes of one feed).
+            stay = {k: m for k, m in h.members.items() if m.entity in foreign}
             for key, member in h.members.items():
                 if key not in stay:
                     g.add(member)
@@ -419,10 +420,10 @@ class Correlator:
     def _inside(
         self, g: Group, h: Group, onset: float, taken: np.ndarray
     ) -> tuple[float, set[str]]:
-        """Which of h's entities g's cause explains, and the share it explains of them or,
-        if lower, of those that show more than a wait: the stalls of a job that a leaf
-        switch's failure also stalls do not carry the GPU whose XID 48 began them into the
-        switch's incident.
+        """The share of h's entities g's cause explains or, if lower, of those that show
+        more than a wait, and those of h's entities it could never have caused. The stalls
+        of a job that a leaf switch's failure also stalls do not carry the GPU whose XID 48
+        began them into the switch's incident.
 
         Whether the cause explains an entity depends on when it began, when the cause first
         showed (`onset`) and what the cause takes outright (`taken`: power, containment).
@@ -447,6 +448,7 @@ class Correlator:
         mech, delayed = self.ranker.mechanism[c], bool(self.ranker.delayed[c])
         hot = {e: frozenset({"thermal"}) if e in h.hot else frozenset() for e in acting}
         inside: set[str] = set()
+        foreign: set[str] = set()  # what the cause could never have done, whenever it began
         acts = 0
         for e, t in first.items():
             i = self.topo.index(e)
@@ -462,6 +464,7 @@ class Correlator:
             ):
                 # As in `_explained`: what the cause reaches shows what the cause does (a CDU
                 # heats; it does not break DRAM).
+                foreign.add(e)
                 continue
             if e in acting and not g.direct[i]:
                 # Reached only through a job, a part that shows the very trouble the cause
@@ -470,6 +473,8 @@ class Correlator:
                 # (a GPU's ECC warning in the job of another GPU that failed).
                 same = mech is not None and bool(acting[e]) and acting[e] <= mech
                 ok = same and t >= onset - AT_ONCE
+                if not same:
+                    foreign.add(e)
             elif e in acting and not taken[i]:
                 ok = True
             elif e in acting or g.direct[i]:
@@ -480,7 +485,7 @@ class Correlator:
                 inside.add(e)
                 acts += e in acting
         share = len(inside) / max(1, len(h.entities))
-        return (min(share, acts / len(acting)) if acting else share), inside
+        return (min(share, acts / len(acting)) if acting else share), foreign
 
     def _join_unmapped(self, m: Member) -> Group | None:
         """Alerts that name no known entity group with each other by name, never with

@@ -7,9 +7,11 @@ goes through one correlator, in time order, as the service would see it.
 
 A firing is a symptom of a fault when its entity is one the fault affected (or the fault's
 root) and it began between a minute before the fault's precursor or onset and fifteen minutes
-after the onset. A wait (an alert that shows only a stall: `NCCLWatchdogTimeout`,
-`JobStalled`) is nobody's in particular: a synchronous job stalls for any fault of any of its
-members, so when two faults reach one job its waits could be either's. An incident *merges*
+after the onset. Two kinds of firing are nobody's in particular: a wait (an alert that shows
+only a stall: `NCCLWatchdogTimeout`, `JobStalled`), because a synchronous job stalls for any
+fault of any of its members, so when two faults reach one job its waits could be either's; and
+an alert that names no kind of trouble at all (a clock skew, a disk filling up), which the
+background of any fleet raises on parts that faults also happen to reach. An incident *merges*
 two faults when it holds firings that are symptoms of one fault only, for two faults.
 """
 
@@ -60,7 +62,7 @@ def judge(folder: Path) -> dict[str, Any]:
     for g in correlator.groups:
         sole: Counter[str] = Counter()
         for m in g.members.values():
-            if not m.is_alert or (m.symptom is not None and m.symptom.signs == {"stall"}):
+            if not m.is_alert or m.symptom is None or not m.symptom.signs - {"stall"}:
                 continue
             owners = {fid for fid, b, e, hit in spans if m.entity in hit and b <= m.start <= e}
             if len(owners) == 1:
