@@ -55,6 +55,7 @@ class Correlator:
         self._count = 0
         self.merged: dict[str, str] = {}  # incident id → the incident it was merged into
         self.touched: set[int] = set()  # groups that gave or took members since the last feed
+        self._mech_within: dict[int, frozenset[str] | None] = {}
         self._seen_version = 0  # bumps when a new kind becomes observable
         self._rendered: dict[int, int] = {}  # group → the version it was rendered with
 
@@ -272,6 +273,16 @@ class Correlator:
             return g
         return None
 
+    def _within(self, c: int) -> frozenset[str] | None:
+        """What a cause or a part inside it can do: a node whose log reported NVLink errors
+        first stands for the NVSwitch inside it until the incident is ranked again."""
+        if c not in self._mech_within:
+            parts = self.topo.downstream_indices(self.topo.id_at(c), ["contains"])
+            mechs = [self.ranker.mechanism[c], *(self.ranker.mechanism[p] for p in parts)]
+            known = [m for m in mechs if m is not None]
+            self._mech_within[c] = None if len(known) < len(mechs) else frozenset().union(*known)
+        return self._mech_within[c]
+
     def _witness(self, g: Group, m: Member) -> bool:
         """Whether a member shows what its cause does (a node down under a lost feed), not
         only that it is in the incident (a disk filling up, a wait)."""
@@ -445,7 +456,7 @@ class Correlator:
                 own = m.symptom.signs - {"stall"} if m.symptom is not None else frozenset()
                 acting[m.entity] = acting.get(m.entity, frozenset()) | own
         c = self.topo.index(g.causes[0].entity)
-        mech, delayed = self.ranker.mechanism[c], bool(self.ranker.delayed[c])
+        mech, delayed = self._within(c), bool(self.ranker.delayed[c])
         hot = {e: frozenset({"thermal"}) if e in h.hot else frozenset() for e in acting}
         inside: set[str] = set()
         foreign: set[str] = set()  # what the cause could never have done, whenever it began

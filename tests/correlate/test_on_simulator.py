@@ -1,0 +1,36 @@
+"""Correlation of the simulator's own storms, whose causes are known."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from foreshock.correlate import correlate
+from foreshock.ingest.alertmanager import parse_any
+from foreshock.sim.fleet import FleetShape
+from foreshock.sim.scenario import Scenario, simulate
+from foreshock.topology import load_topology
+
+
+@pytest.mark.parametrize("seed", [1, 3, 4])
+def test_an_nvswitch_failure_is_one_incident_about_the_switch(seed: int, tmp_path: Path) -> None:
+    """Its node's log reports the NVLink errors first and the job stalls; then each of its
+    eight GPUs reports XID 74. The node stands for the switch inside it until the incident is
+    ranked again: one incident, not one per GPU."""
+    scenario = Scenario(FleetShape(gpus=128, seed=seed), hours=1.0, faults=("nvswitch",), seed=seed)
+    simulate(scenario, tmp_path)
+    root = json.loads((tmp_path / "truth.json").read_text())["faults"][0]["root"]
+    topo = load_topology([tmp_path / "topology.json"])
+    alerts = parse_any(json.loads((tmp_path / "alerts.json").read_text()), topo.map_labels)
+    xids = {
+        a.fingerprint
+        for a in alerts
+        if a.labels.get("alertname") == "GPUXidError" and a.labels.get("xid") == "74"
+    }
+    assert len(xids) == 8
+    holding = [i for i in correlate(topo, alerts) if xids & set(i.alerts)]
+    assert len(holding) == 1
+    assert holding[0].root_causes[0].entity == root
+    assert xids <= set(holding[0].alerts)
