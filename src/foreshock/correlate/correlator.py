@@ -464,6 +464,10 @@ class Correlator:
         for e, t in first.items():
             i = self.topo.index(e)
             if not g.reach[i]:
+                if e in acting and mech is not None and not acting[e] <= mech:
+                    # Out of the cause's reach, and not even its kind of trouble (a link that
+                    # dropped beside a cooling unit's storm).
+                    foreign.add(e)
                 continue
             if (
                 e in acting
