@@ -1,14 +1,15 @@
 """Alerts, findings and events become incidents: one per cause.
 
-Every alert goes to exactly one incident. In time order, each new alert (deduplicated on its
-fingerprint) joins the recent incident whose current top cause explains its entity (reaches it
-along propagation relations, or stalls the synchronous job it belongs to); failing that, the
-incident whose causes, re-ranked with the new symptom, explain both it and most of what the
-incident held (two NICs under one leaf switch become one incident about the switch); failing
-that, it starts an incident of its own. Two faults that overlap in time stay apart because
-neither's cause explains the other's symptoms, nor those that began well before it showed
-anything. An incident resolves when all of its alerts have, and reopens if one fires again
-soon after.
+Every firing of an alert goes to exactly one incident (an alert that fires again after it
+resolved is a new firing: a job's stall refires for each fault that stalls the job). In time
+order, each new firing (deduplicated on its fingerprint and start) joins the recent incident
+whose current top cause explains its entity (reaches it along propagation relations, or stalls
+the synchronous job it belongs to); failing that, the incident whose causes, re-ranked with the
+new symptom, explain both it and most of what the incident held (two NICs under one leaf
+switch become one incident about the switch); failing that, it starts an incident of its own.
+Two faults that overlap in time stay apart because neither's cause explains the other's
+symptoms, nor those that began well before it showed anything. An incident resolves when all
+of its alerts have, and reopens if one fires again soon after.
 
 Decisions depend only on the order of the alerts, never on how they were batched: feeding them
 one by one in time order (the service) or all at once (`foreshock incidents`) gives the same
