@@ -299,15 +299,14 @@ class Correlator:
         return g.taken is not None and bool(g.taken[i]) and m.start > g.took + self.window
 
     def _flapping(self, m: Member) -> Group | None:
-        """The incident of an alert's earlier firings, when it fires again within FLAP of
-        that incident resolving and the incident is about the alert's own part (its cause
-        is the part, or it held nothing but this alert): one part's warning that comes and
-        goes is one problem, not one incident per firing."""
+        """The incident of an alert's earlier firing, when nothing current explains the new
+        one and it fires within FLAP of that incident resolving: one part's warning that
+        comes and goes is one problem, not one incident per firing. Not a wait: a job stalls
+        anew for each fault that stalls it."""
         g = self.by_key.get(m.fingerprint) if m.fingerprint else None
         if g is None or g.dead:
             return None
-        own = bool(g.causes) and g.causes[0].entity == m.entity
-        if not own and any(x.ident != m.fingerprint for x in g.members.values()):
+        if m.symptom is not None and m.symptom.signs == {"stall"}:
             return None
         end = g.end
         return g if end is None or m.start - end <= FLAP else None
