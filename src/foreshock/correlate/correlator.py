@@ -301,13 +301,16 @@ class Correlator:
     def _flapping(self, m: Member) -> Group | None:
         """The incident of an alert's earlier firing, when nothing current explains the new
         one and it fires within FLAP of that incident resolving: one part's warning that
-        comes and goes is one problem, not one incident per firing. Not a wait: a job stalls
-        anew for each fault that stalls it."""
+        comes and goes is one problem, not one incident per firing. Not a wait (a job stalls
+        anew for each fault that stalls it), nor what the incident's cause took outright."""
         g = self.by_key.get(m.fingerprint) if m.fingerprint else None
         if g is None or g.dead:
             return None
         if m.symptom is not None and m.symptom.signs == {"stall"}:
             return None
+        i = self.topo.index(m.entity) if m.entity is not None and m.entity in self.topo else -1
+        if i >= 0 and g.taken is not None and g.taken[i]:
+            return None  # taken outright, back, and down again: not the same cause (`_again`)
         end = g.end
         return g if end is None or m.start - end <= FLAP else None
 
