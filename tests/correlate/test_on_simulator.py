@@ -34,3 +34,23 @@ def test_an_nvswitch_failure_is_one_incident_about_the_switch(seed: int, tmp_pat
     assert len(holding) == 1
     assert holding[0].root_causes[0].entity == root
     assert xids <= set(holding[0].alerts)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_power_supply_that_sags_is_one_incident_about_its_node(seed: int, tmp_path: Path) -> None:
+    """All eight GPUs of the node brake at the same moment. Pairwise, each GPU explains
+    itself as well as the node explains two; together, the node wins: one incident."""
+    scenario = Scenario(FleetShape(gpus=128, seed=seed), hours=1.0, faults=("psu",), seed=seed)
+    simulate(scenario, tmp_path)
+    root = json.loads((tmp_path / "truth.json").read_text())["faults"][0]["root"]
+    topo = load_topology([tmp_path / "topology.json"])
+    alerts = parse_any(json.loads((tmp_path / "alerts.json").read_text()), topo.map_labels)
+    brakes = {
+        a.fingerprint
+        for a in alerts
+        if a.labels.get("alertname") == "GPUPowerBrake" and (a.entity or "").startswith(root)
+    }
+    assert len(brakes) >= 4
+    holding = [i for i in correlate(topo, alerts) if brakes & set(i.alerts)]
+    assert len(holding) == 1
+    assert holding[0].root_causes[0].entity == root

@@ -39,7 +39,10 @@ TRIALS = 8  # incidents an unexplained alert is tried against
 # A part's alert firing again this soon after its incident resolved is the same problem:
 # Alertmanager's default repeat_interval, after which it reminds of a problem still there.
 FLAP = 4 * 3600.0
-COINCIDENCE = math.log(10)  # two independent faults starting together are rarer than one
+COINCIDENCE = math.log(10)
+# Alerts of one event on sibling parts start within two 15 s scrapes of each other; heat that
+# spreads part by part takes longer.
+TOGETHER = 30.0  # two independent faults starting together are rarer than one
 
 
 class Correlator:
@@ -202,6 +205,9 @@ class Correlator:
                 return g
         if m.symptom is None:
             return None
+        twins = self._twins(m, i, active)
+        if twins is not None:
+            return twins
         alone: float | None = None
         # The largest recent incidents first, and only a few: in a storm that has not yet
         # found its cause, each alert is tried against the likeliest merges, not all.
@@ -332,6 +338,91 @@ class Correlator:
         # cause lasts: if it recovered and failed again, something else failed it.
         if g.taken is None or g.taken[i] or i == self.topo.index(g.causes[0].entity):
             return None
+        return g
+
+    def _twins(self, m: Member, i: int, active: list[Group]) -> Group | None:
+        """The same alert on the other parts of one container at once (the eight
+        GPUs of a node whose power supply sags, each braking): pairwise, each part explains
+        itself as well as the container explains two; all together, the container wins.
+        Those incidents and this alert become one when one cause for all beats each its own
+        by the coincidence margin for every extra fault."""
+        up = int(self.ranker.container[i])
+        if up < 0 or m.fingerprint:
+            return None  # an alert firing again has a history of its own (`_flapping`)
+        if m.symptom is None or "thermal" in m.symptom.signs:
+            # Heat reaches every part a cooling loop serves together: siblings warming at
+            # once say little about their container.
+            return None
+        twins = [
+            h
+            for h in active
+            if not h.dead
+            and h.causes
+            and len(h.entities) == 1
+            and abs(h.start - m.start) <= TOGETHER
+            and all(x.name == m.name and not x.fingerprint for x in h.members.values())
+            and all(
+                e in self.topo and int(self.ranker.container[self.topo.index(e)]) == up
+                for e in h.entities
+            )
+        ][:TRIALS]
+        if not twins:
+            return None
+        assert m.symptom is not None
+        assert m.entity is not None
+        ids = [m.entity, *(e for h in twins for e in h.entities)]
+        # The container and what holds it, and what else all of them share upstream.
+        near = {self.topo.index(e) for e in self.topo.common_upstream(ids)}
+        cands = np.array(sorted(near | set(self._local(up).tolist())), dtype=np.int64)
+        cands = cands[~self.ranker.grouping[cands]]
+        if not len(cands):
+            return None
+        busy = self._busy(active, twins[0])
+        for h in twins:
+            busy[[self.topo.index(e) for e in h.entities]] = False
+        start = min(h.start for h in twins) - 60
+        symptoms = [m.symptom, *(x for h in twins for x in h.symptoms())]
+        union = self.ranker.rank(
+            symptoms, self.observable, 1, start, now=m.start, busy=busy, candidates=cands
+        )
+        if not union:
+            return None
+        reach, direct = self._explains(union[0].entity)
+        if not all(direct[self.topo.index(e)] for e in ids):
+            return None
+        apart = sum(
+            own[0].llr
+            for x in symptoms
+            for own in [
+                self.ranker.rank(
+                    [x],
+                    self.observable,
+                    1,
+                    x.first - 60,
+                    now=m.start,
+                    busy=busy,
+                    candidates=self._local(self.topo.index(x.entity or m.entity)),
+                )
+            ]
+            if own
+        )
+        if union[0].llr <= apart - COINCIDENCE * len(twins):
+            return None
+        g = twins[0]
+        g.add(m)
+        for h in twins[1:]:
+            for key, member in h.members.items():
+                g.add(member)
+                self.by_key[key] = g
+            h.members.clear()
+            h.entities.clear()
+            h.dead = True
+            self.merged[f"inc-{h.number}"] = f"inc-{g.number}"
+            self.groups.remove(h)
+            self._built.pop(h.number, None)
+        g.causes = union
+        self._explained_by_top(g, (reach, direct))
+        self.touched.add(g.number)
         return g
 
     def _local(self, i: int) -> np.ndarray:
