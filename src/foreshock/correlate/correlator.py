@@ -353,6 +353,12 @@ class Correlator:
             # Heat reaches every part a cooling loop serves together: siblings warming at
             # once say little about their container.
             return None
+        held = self.topo.id_at(up)
+        for g in active:
+            if g.taken is not None and g.taken[up] and held in g.entities:
+                # The container is already taken by something above it: its parts are that
+                # outage's (GPUs gone dark in a node that went down with its rack).
+                return None
         twins = [
             h
             for h in active
@@ -558,10 +564,6 @@ class Correlator:
         for e, t in first.items():
             i = self.topo.index(e)
             if not g.reach[i]:
-                if e in acting and mech is not None and not acting[e] <= mech:
-                    # Out of the cause's reach, and not even its kind of trouble (a link that
-                    # dropped beside a cooling unit's storm).
-                    foreign.add(e)
                 continue
             if (
                 e in acting
@@ -580,7 +582,8 @@ class Correlator:
                 # makes, at the same moment, is the same outage seen from a job (the racks of
                 # a feed whose UPSes each alerted first); anything else there is not its doing
                 # (a GPU's ECC warning in the job of another GPU that failed).
-                same = mech is not None and bool(acting[e]) and acting[e] <= mech
+                makes = self.ranker.mechanism[c]  # its own, not its parts'
+                same = makes is not None and bool(acting[e]) and acting[e] <= makes
                 ok = same and t >= onset - AT_ONCE
                 if not same:
                     foreign.add(e)
