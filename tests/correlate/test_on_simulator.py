@@ -9,9 +9,19 @@ import pytest
 
 from foreshock.correlate import correlate
 from foreshock.ingest.alertmanager import parse_any
+from foreshock.model import Alert
 from foreshock.sim.fleet import FleetShape
 from foreshock.sim.scenario import Scenario, simulate
-from foreshock.topology import load_topology
+from foreshock.topology import Topology, load_topology
+
+
+def one_fault(kind: str, seed: int, folder: Path) -> tuple[str, Topology, list[Alert]]:
+    """A 128-GPU hour with one fault of the kind: its root, the fleet and the alerts."""
+    scenario = Scenario(FleetShape(gpus=128, seed=seed), hours=1.0, faults=(kind,), seed=seed)
+    simulate(scenario, folder)
+    root = json.loads((folder / "truth.json").read_text())["faults"][0]["root"]
+    topo = load_topology([folder / "topology.json"])
+    return root, topo, parse_any(json.loads((folder / "alerts.json").read_text()), topo.map_labels)
 
 
 @pytest.mark.parametrize("seed", [1, 3, 4])
@@ -19,11 +29,7 @@ def test_an_nvswitch_failure_is_one_incident_about_the_switch(seed: int, tmp_pat
     """Its node's log reports the NVLink errors first and the job stalls; then each of its
     eight GPUs reports XID 74. The node stands for the switch inside it until the incident is
     ranked again: one incident, not one per GPU."""
-    scenario = Scenario(FleetShape(gpus=128, seed=seed), hours=1.0, faults=("nvswitch",), seed=seed)
-    simulate(scenario, tmp_path)
-    root = json.loads((tmp_path / "truth.json").read_text())["faults"][0]["root"]
-    topo = load_topology([tmp_path / "topology.json"])
-    alerts = parse_any(json.loads((tmp_path / "alerts.json").read_text()), topo.map_labels)
+    root, topo, alerts = one_fault("nvswitch", seed, tmp_path)
     xids = {
         a.fingerprint
         for a in alerts
@@ -40,11 +46,7 @@ def test_an_nvswitch_failure_is_one_incident_about_the_switch(seed: int, tmp_pat
 def test_a_power_supply_that_sags_is_one_incident_about_its_node(seed: int, tmp_path: Path) -> None:
     """All eight GPUs of the node brake at the same moment. Pairwise, each GPU explains
     itself as well as the node explains two; together, the node wins: one incident."""
-    scenario = Scenario(FleetShape(gpus=128, seed=seed), hours=1.0, faults=("psu",), seed=seed)
-    simulate(scenario, tmp_path)
-    root = json.loads((tmp_path / "truth.json").read_text())["faults"][0]["root"]
-    topo = load_topology([tmp_path / "topology.json"])
-    alerts = parse_any(json.loads((tmp_path / "alerts.json").read_text()), topo.map_labels)
+    root, topo, alerts = one_fault("psu", seed, tmp_path)
     brakes = {
         a.fingerprint
         for a in alerts

@@ -420,12 +420,7 @@ class Correlator:
             for key, member in h.members.items():
                 g.add(member)
                 self.by_key[key] = g
-            h.members.clear()
-            h.entities.clear()
-            h.dead = True
-            self.merged[f"inc-{h.number}"] = f"inc-{g.number}"
-            self.groups.remove(h)
-            self._built.pop(h.number, None)
+            self._retire(h, g)
         g.causes = union
         self._explained_by_top(g, (reach, direct))
         self.touched.add(g.number)
@@ -491,14 +486,18 @@ class Correlator:
             if stay:
                 left.append((h, stay))
                 continue
-            h.members.clear()
-            h.entities.clear()
-            h.dead = True
-            self.merged[f"inc-{h.number}"] = f"inc-{g.number}"
-            self.groups.remove(h)
-            self._built.pop(h.number, None)
+            self._retire(h, g)
         for h, stay in left:
             self._keep_only(h, stay)
+
+    def _retire(self, h: Group, into: Group) -> None:
+        """A group whose members all went to another: it is merged into that one."""
+        h.members.clear()
+        h.entities.clear()
+        h.dead = True
+        self.merged[f"inc-{h.number}"] = f"inc-{into.number}"
+        self.groups.remove(h)
+        self._built.pop(h.number, None)
 
     def _keep_only(self, h: Group, stay: dict[str, Member]) -> None:
         """A group the absorbing cause left some members of keeps them and looks for
