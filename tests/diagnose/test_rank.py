@@ -214,3 +214,43 @@ def test_parts_that_cannot_show_heat_do_not_speak_against_a_cooling_unit() -> No
     causes = rank_causes(topo, symptoms, observable | topo.kind_mask("crah"), start=-60.0)
     assert causes[0].entity == "crah"
     assert causes[0].explains == 7
+
+
+def _room(nodes: int = 8, gpus: int = 8) -> Topology:
+    """A room unit cools one rack of `nodes` nodes with `gpus` GPUs each."""
+    e = [Entity("crah", "crah"), Entity("rack", "rack")]
+    r = [Relation("crah", "rack", "cools")]
+    for n in range(nodes):
+        e.append(Entity(f"n{n}", "node"))
+        r.append(Relation("rack", f"n{n}", "contains"))
+        for g in range(gpus):
+            e.append(Entity(f"n{n}g{g}", "gpu"))
+            r.append(Relation(f"n{n}", f"n{n}g{g}", "contains"))
+    return Topology(e, r)
+
+
+def _warned_room(gpu_alert: Symptom, warns: bool) -> list[str]:
+    """The room unit's trend raised a prediction twenty minutes before the incident (weak on
+    its own: a fifth of an alert); then one GPU of 64 alarmed, twelve minutes in."""
+    topo = _room()
+    heat = frozenset({"thermal"})
+    warning = Symptom("crah", -60.0, 0.1, "SupplyAirTemperature", heat, warns)
+    observable = topo.kind_mask("gpu") | topo.kind_mask("crah")
+    causes = rank_causes(topo, [warning, gpu_alert], observable, start=-60.0, top=5)
+    if causes[0].entity == "crah" and warns:
+        assert any("warned" in e for e in causes[0].evidence)
+    return [c.entity for c in causes]
+
+
+def test_a_room_unit_whose_warning_came_true_is_the_cause_though_most_gpus_stay_cool() -> None:
+    # The room's air warms over tens of minutes: twelve minutes in, 63 quiet GPUs say little,
+    # and the unit's prediction that its parts would run hot has just come true.
+    hot = Symptom("n3g5", 720.0, 0.5, "GPUHighTemperature", frozenset({"thermal"}))
+    assert _warned_room(hot, warns=True)[0] == "crah"
+    # The same trend reported as a mere anomaly, not a prediction, does not carry it.
+    assert _warned_room(hot, warns=False)[0] == "n3g5"
+
+
+def test_a_warning_of_heat_does_not_explain_a_memory_error() -> None:
+    ecc = Symptom("n3g5", 720.0, 0.5, "GPUEccSingleBitRate", frozenset({"device"}))
+    assert _warned_room(ecc, warns=True)[0] == "n3g5"

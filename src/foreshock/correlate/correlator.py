@@ -116,7 +116,14 @@ class Correlator:
         symptom = None
         if f.entity is not None and f.entity in self.topo:
             self._see(f.entity)
-            symptom = Symptom(f.entity, start, WEIGHT * f.score, f.metric, classify([f.metric]))
+            symptom = Symptom(
+                f.entity,
+                start,
+                WEIGHT * f.score,
+                f.metric,
+                classify([f.metric]),
+                f.kind == "prediction",
+            )
         return Member(key, f.entity, start, None, symptom, False, None, f.metric)
 
     def _see(self, entity: str) -> None:

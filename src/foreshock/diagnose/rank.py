@@ -65,6 +65,14 @@ PRIORS: Mapping[str, float] = {
 GROUPING_KINDS = frozenset({"site", "hall", "row", "pod", "zone", "region"})
 DEFAULT_PRIOR = 0.02
 SETTLE = 300.0  # seconds for what a fault reaches to show it (`for` durations, scrapes)
+# Lost cooling shows over the time the air or the coolant takes to warm, tens of minutes
+# (domain/gpu-failures.md: minutes to hours from a CDU's flow decay to throttling).
+WARMING = 1800.0
+# A prediction (a trend, a precursor) weighs a fraction of an alert until what it foretold
+# shows in what it reaches; then it is as strong as a critical alert on the candidate (its
+# detectors raise about one false prediction in 1,000 GPU-hours), and the candidate was seen
+# failing, so how rarely its kind fails no longer counts against it.
+CONFIRMED = 1.0
 MISFIT = 0.25  # weight of a symptom unlike what the candidate's fault produces
 AT_ONCE = 120.0  # seconds within which what power or containment takes shows it
 JOB_LAG = 30.0  # seconds before a synchronous job's stall shows on its members (a timeout)
@@ -80,6 +88,7 @@ class Symptom:
     weight: float = 1.0  # how strong (severity, score)
     source: str = ""  # the alert name or metric that showed it
     signs: frozenset[str] = frozenset()  # thermal, power, network, down, device, stall
+    warns: bool = False  # a prediction: what it foretells is still to come
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +162,10 @@ class CauseRanker:
         signs: dict[str, np.ndarray] = {}
         known = np.zeros(n, dtype=bool)
         stalled = np.zeros(n, dtype=bool)  # shows only that its job waits
+        warned = np.zeros(n, dtype=bool)
         for i, s in first.items():
             weight[i] = s.weight
+            warned[i] = s.warns
             when[i] = s.first
             stalled[i] = s.signs == {"stall"}
             for sign in s.signs - {"stall"}:
@@ -177,6 +188,7 @@ class CauseRanker:
         # merely alerts (a clock skew, a failed service) still reports its parts.
         dark = fresh & down
         t_fresh = float(when[fresh].min()) if fresh.any() else t0
+        t_last = float(when[fresh].max()) if fresh.any() else t0
         if candidates is None:
             candidates = self._shortlist(idx, when, t0)
             # A device error a container logs without saying which device (an XID whose PCI
@@ -195,6 +207,7 @@ class CauseRanker:
         g_delayed = math.log(P_DELAYED / P_BACKGROUND)
         m_delayed = math.log((1 - P_DELAYED) / (1 - P_BACKGROUND))
         scored = []
+        foretold: set[int] = set()  # candidates whose warning came true
         shape: dict[int, int] = {}  # candidate → a hash of what it reaches
         for c in candidates.tolist():
             cid = topo.id_at(c)
@@ -285,7 +298,15 @@ class CauseRanker:
                 # What it showed began before the incident: it says nothing new now, as
                 # quiet as a part that shows nothing.
                 silent_total += 1
+            if self.delayed[c]:
+                # Until the air has had time to warm, quiet parts say little against it.
+                end = now if now is not None else t_last
+                settled = min(settled, max(0.0, end - t_direct) / WARMING)
             ll += settled * (m_total * silent_total + m_deg * silent_deg)
+            if warned[c] and self._came_true(c, reach, first, signs, fresh, when):
+                # Seen failing, its kind's rarity no longer speaks against it.
+                ll += g_total * max(0.0, CONFIRMED - float(weight[c])) - min(0.0, self.prior[c])
+                foretold.add(c)
             local = [c]
             if reported and (not fresh[c] or when[up] <= when[c] + JOB_LAG):
                 # A device error the container logs (an XID in a node's kernel log) is about
@@ -314,7 +335,22 @@ class CauseRanker:
             scored.append((ll, c, explained, silent_total + silent_deg))
             shape[c] = hash(reach[:-1].tobytes())
         scored.sort(key=lambda x: (-x[0], x[1]))
-        return self._causes(self._twins(scored, shape), first, sym, observable, t0, top)
+        return self._causes(self._twins(scored, shape), first, foretold, observable, t0, top)
+
+    @staticmethod
+    def _came_true(
+        c: int,
+        reach: np.ndarray,
+        first: Mapping[int, Symptom],
+        signs: Mapping[str, np.ndarray],
+        fresh: np.ndarray,
+        when: np.ndarray,
+    ) -> bool:
+        """Whether something `c` reaches showed, after `c` warned, the kind of trouble `c`
+        warned of."""
+        own = first[c]
+        after = reach[(reach != c) & fresh[reach] & (when[reach] >= own.first)]
+        return any(bool(signs[sign][after].any()) for sign in own.signs if sign in signs)
 
     def _first(self, symptoms: Sequence[Symptom], start: float | None) -> dict[int, Symptom]:
         """Per entity: its earliest symptom of the incident and the strongest weight among
@@ -340,7 +376,8 @@ class CauseRanker:
             # What an entity showed first says what reached it; what it showed later may be
             # a consequence of that (a leak, then the power cut that protects the rack).
             signs = frozenset().union(*(s.signs for s in group if s.first <= early.first + JOB_LAG))
-            out[i] = Symptom(early.entity, early.first, strong.weight, early.source, signs)
+            warns = any(s.warns for s in group)
+            out[i] = Symptom(early.entity, early.first, strong.weight, early.source, signs, warns)
         return out
 
     def _kinds_showing(self, signs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -505,7 +542,7 @@ class CauseRanker:
         self,
         scored: list[tuple[float, int, int, int, tuple[int, ...]]],
         first: dict[int, Symptom],
-        sym: np.ndarray,
+        foretold: set[int],
         observable: np.ndarray,
         t0: float,
         top: int,
@@ -541,6 +578,11 @@ class CauseRanker:
             else:
                 lag = own.first - max(t0, earliest)
                 evidence.append(f"its own symptom ({own.source or 'anomaly'}) {lag:.0f} s in")
+            if c in foretold and own is not None:
+                evidence.append(
+                    f"it warned ({own.source or 'a prediction'}) of the trouble that then showed "
+                    "in what it reaches"
+                )
             metric = own.source if own is not None and own.source else None
             out.append(
                 Cause(

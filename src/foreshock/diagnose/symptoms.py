@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 
@@ -51,6 +52,7 @@ def from_findings(findings: Iterable[Finding]) -> list[Symptom]:
             WEIGHT * f.score * min(1.0, COMMON / spread[f.metric]),
             f.metric,
             classify([f.metric]),
+            f.kind == "prediction",
         )
         for f in kept
     ]
@@ -66,7 +68,7 @@ def precursors(findings: Iterable[Finding], start: float) -> list[Symptom]:
     early = [
         f for f in findings if f.kind == "prediction" and start - LOOKBACK <= f.raised_at < start
     ]
-    return [Symptom(s.entity, start, s.weight, s.source, s.signs) for s in from_findings(early)]
+    return [replace(s, first=start) for s in from_findings(early)]
 
 
 def in_window(alerts: Iterable[Alert], start: float, end: float) -> list[Alert]:
