@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from foreshock.correlate import Correlator, correlate
-from foreshock.model import Alert, Entity, Relation, fingerprint
+from foreshock.model import Alert, Entity, Finding, Relation, fingerprint
 from foreshock.topology import Topology
 
 
@@ -347,3 +347,25 @@ def test_a_link_that_drops_while_the_room_runs_hot_is_not_the_cooling() -> None:
     cdu = next(i for i in incidents if i.root_causes[0].entity == "cdu")
     assert set(cdu.alerts) == {a.fingerprint for a in storm}
     assert any(i.alerts == (link.fingerprint,) for i in incidents)
+
+
+def test_a_room_unit_that_warned_before_a_gpu_it_cools_ran_hot_is_the_cause() -> None:
+    """The room unit's supply air trended warm (a prediction, twenty minutes ahead); then one
+    GPU of the 32 it cools alarms hot. The warning came true: the unit, not the GPU."""
+    e = [Entity("crah", "crah"), Entity("rack", "rack")]
+    r = [Relation("crah", "rack", "cools")]
+    for n in range(4):
+        e.append(Entity(f"n{n}", "node"))
+        r.append(Relation("rack", f"n{n}", "contains"))
+        e += [Entity(f"n{n}g{g}", "gpu") for g in range(8)]
+        r += [Relation(f"n{n}", f"n{n}g{g}", "contains") for g in range(8)]
+    trend = Finding(
+        "prediction", "crah", "SupplyAirTemperature", 1000.0, 0.5, "gauge_trends",
+        "thermal_runaway",
+    )  # fmt: skip
+    hot = alert("GPUHighTemperature", "n2g3", 2200.0, severity="warning")
+    incidents = correlate(Topology(e, r), [hot], [trend])
+    assert len(incidents) == 1
+    cause = incidents[0].root_causes[0]
+    assert cause.entity == "crah"
+    assert any("warned" in line for line in cause.evidence)

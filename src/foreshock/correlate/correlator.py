@@ -28,7 +28,7 @@ from foreshock.correlate.group import Group, Member
 from foreshock.correlate.render import render
 from foreshock.diagnose.rank import AT_ONCE, CauseRanker, Symptom, ranker_for
 from foreshock.diagnose.signs import alert_signs, classify
-from foreshock.diagnose.symptoms import GENERIC_DETECTORS, SEVERITY, WEIGHT
+from foreshock.diagnose.symptoms import GENERIC_DETECTORS, LOOKBACK, SEVERITY, WEIGHT
 from foreshock.model import Alert, Finding, Incident
 from foreshock.topology import Topology
 
@@ -62,6 +62,8 @@ class Correlator:
         self._mech_within: dict[int, frozenset[str] | None] = {}
         self._seen_version = 0  # bumps when a new kind becomes observable
         self._rendered: dict[int, int] = {}  # group → the version it was rendered with
+        # Predictions that joined no incident: the precursors of an incident yet to come.
+        self._forewarned: list[Member] = []
 
     # --- input --------------------------------------------------------------------------
 
@@ -154,6 +156,8 @@ class Correlator:
             g = self._join_existing(m)
             if g is not None:
                 self.by_key[m.key] = g
+            elif m.symptom is not None and m.symptom.warns:
+                self._forewarned.append(m)
             return g
         g = self._join_existing(m)
         if g is None:
@@ -620,8 +624,25 @@ class Correlator:
         g = Group(number=self._count, start=m.start, last=m.start)
         g.extra_name = m.name if m.entity is None or m.entity not in self.topo else ""
         g.add(m)
+        self._precursors(g, m)
         self.groups.append(g)
         return g
+
+    def _precursors(self, g: Group, m: Member) -> None:
+        """Predictions raised in the hour before a new incident on what could have caused its
+        first alert join it as symptoms at its start, as `foreshock rca` counts them: a room
+        unit whose supply air trended warm before a GPU it cools ran hot."""
+        self._forewarned = [w for w in self._forewarned if w.start >= m.start - LOOKBACK]
+        if not self._forewarned or m.entity is None or m.entity not in self.topo:
+            return
+        up = self.topo.upstream_indices([m.entity])
+        for w in list(self._forewarned):
+            i = self.topo.index(w.entity) if w.entity is not None else -1
+            if w.start <= m.start and (w.entity == m.entity or i in up) and w.symptom:
+                self._forewarned.remove(w)
+                early = replace(w, start=m.start, symptom=replace(w.symptom, first=m.start))
+                g.add(early)
+                self.by_key[w.key] = g
 
     def _ensure_ranked(self, g: Group, now: float) -> bool:
         if not (g.entities and g.needs_ranking()):
