@@ -95,3 +95,5 @@ def test_explain_is_a_real_chain_of_relations(case: tuple[Topology, dict[str, se
                     assert step.target in adj[step.source]
             else:
                 assert chain is None
+        # One search from `a` explains every target as one search per target would.
+        assert topo.explain_all(a, adj) == {b: topo.explain(a, b) for b in adj}

@@ -706,7 +706,7 @@ class Correlator:
         cause = g.causes[0].entity
         g.reach, g.direct = known or self._explains(cause)
         g.taken = np.zeros(len(self.topo), dtype=bool)
-        g.taken[self.topo.downstream_indices(cause, self.ranker.total_types)] = True
+        g.taken[self.ranker.reach_of(self.topo.index(cause))[1][:-1]] = True  # not itself
         g.took = min(
             (
                 m.start
@@ -725,7 +725,7 @@ class Correlator:
         (all but the stalled members)."""
         topo = self.topo
         c = topo.index(cause)
-        reach = np.append(topo.downstream_indices(cause), c)
+        reach = self.ranker.reach_of(c)[0]
         direct = np.zeros(len(topo), dtype=bool)
         direct[reach] = True
         up = int(self.ranker.container[c])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from foreshock.correlate.group import Group
 from foreshock.diagnose.actions import recommend
 from foreshock.diagnose.rank import Cause
-from foreshock.model import Action, Incident, RootCause, Suppression
+from foreshock.model import Action, Incident, Relation, RootCause, Suppression
 from foreshock.topology import Topology
 
 # Below this score the top cause is a guess: its symptoms stay visible.
@@ -33,12 +33,17 @@ def render(topo: Topology, g: Group, ranked: list[Cause]) -> Incident:
         title = f"{top.entity} ({top.kind}): {len(g.entities)} entities, {len(alerts)} alerts"
         if top.score >= SUPPRESS_FROM:
             said: set[str] = set()
-            for m in sorted(g.members.values(), key=lambda m: m.key):
-                if not m.is_alert or m.entity is None or m.entity == top.entity:
-                    continue
-                if m.ident not in said:
+            shown = [
+                m
+                for m in sorted(g.members.values(), key=lambda m: m.key)
+                if m.is_alert and m.entity is not None and m.entity != top.entity
+            ]
+            mapped = {m.entity for m in shown if m.entity is not None and m.entity in topo}
+            chains = topo.explain_all(top.entity, mapped)
+            for m in shown:
+                if m.ident not in said and m.entity is not None:
                     said.add(m.ident)
-                    why = because(topo, top.entity, m.entity)
+                    why = because(topo, top.entity, m.entity, chains.get(m.entity, ()))
                     suppressed.append(Suppression(m.ident, why, top.entity))
     return Incident(
         id=f"inc-{g.number}",
@@ -56,11 +61,11 @@ def render(topo: Topology, g: Group, ranked: list[Cause]) -> Incident:
     )
 
 
-def because(topo: Topology, cause: str, entity: str) -> str:
-    """`symptom of cdu-2 (cools dc1/h1/r07)`: the first step of the way the fault travelled."""
+def because(topo: Topology, cause: str, entity: str, chain: tuple[Relation, ...] | None) -> str:
+    """`symptom of cdu-2 (cools dc1/h1/r07)`: the first step of the way the fault travelled
+    (`chain`, from `Topology.explain`)."""
     if entity not in topo:
         return f"symptom of {cause}"
-    chain = topo.explain(cause, entity)
     if chain:
         first = chain[0]
         via = f"{first.type} {first.target}"

@@ -79,6 +79,7 @@ JOB_LAG = 30.0  # seconds before a synchronous job's stall shows on its members 
 UNRELATED = 50.0  # penalty of a candidate that explains none of the incident's new symptoms
 FULL_CANDIDATES = 96  # candidates scored in full in a large incident
 SAMPLE = 256  # symptoms sampled to shortlist them
+REACH_CACHE = 8_000_000  # entity indices of reaches remembered (64 MB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,8 @@ class CauseRanker:
         self.grouping = np.zeros(n, dtype=bool)
         for kind in GROUPING_KINDS:
             self.grouping |= topo.kind_mask(kind)
+        self._reach: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._reach_size = 0
         self.prior = np.full(n, math.log(DEFAULT_PRIOR))
         for kind, p in PRIORS.items():
             self.prior[topo.kind_mask(kind)] = math.log(p)
@@ -210,10 +213,8 @@ class CauseRanker:
         foretold: set[int] = set()  # candidates whose warning came true
         shape: dict[int, int] = {}  # candidate → a hash of what it reaches
         for c in candidates.tolist():
-            cid = topo.id_at(c)
             g_deg, m_deg = (g_delayed, m_delayed) if self.delayed[c] else (g_degraded, m_degraded)
-            reach = np.append(topo.downstream_indices(cid), c)
-            taken = np.append(topo.downstream_indices(cid, self.total_types), c)
+            reach, taken = self.reach_of(c)
             taken_mask = np.zeros(n, dtype=bool)
             taken_mask[taken] = True
             degraded = reach[~taken_mask[reach]]
@@ -336,6 +337,24 @@ class CauseRanker:
             shape[c] = hash(reach[:-1].tobytes())
         scored.sort(key=lambda x: (-x[0], x[1]))
         return self._causes(self._twins(scored, shape), first, foretold, observable, t0, top)
+
+    def reach_of(self, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """What a fault of `c` reaches and what it takes outright, each with `c` itself.
+        Remembered, since a live incident is ranked again with every alert that joins it: up
+        to REACH_CACHE entities in all, the least recently used forgotten first."""
+        hit = self._reach.pop(c, None)
+        if hit is None:
+            cid = self.topo.id_at(c)
+            hit = (
+                np.append(self.topo.downstream_indices(cid), c),
+                np.append(self.topo.downstream_indices(cid, self.total_types), c),
+            )
+            self._reach_size += len(hit[0]) + len(hit[1])
+            while self._reach and self._reach_size > REACH_CACHE:
+                old = self._reach.pop(next(iter(self._reach)))
+                self._reach_size -= len(old[0]) + len(old[1])
+        self._reach[c] = hit  # the most recent last
+        return hit
 
     @staticmethod
     def _came_true(

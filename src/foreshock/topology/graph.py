@@ -382,9 +382,24 @@ class Topology:
         if a == b:
             return ()
         paths = rx.digraph_dijkstra_shortest_paths(self._prop, a, target=b)
-        if b not in paths:
-            return None
-        nodes = list(paths[b])
+        return self._chain(list(paths[b])) if b in paths else None
+
+    def explain_all(
+        self, source: str, targets: Iterable[str]
+    ) -> dict[str, tuple[Relation, ...] | None]:
+        """`explain` for many targets from one search: an incident of 10,000 alerts on a
+        100,000-GPU fleet explains each of its members from the same cause."""
+        a = self.index(source)
+        wanted = {t: self.index(t) for t in targets}
+        if not any(b != a for b in wanted.values()):
+            return dict.fromkeys(wanted, ())
+        paths = rx.digraph_dijkstra_shortest_paths(self._prop, a, target=None)
+        return {
+            t: () if b == a else (self._chain(list(paths[b])) if b in paths else None)
+            for t, b in wanted.items()
+        }
+
+    def _chain(self, nodes: list[int]) -> tuple[Relation, ...]:
         ids, names = self._ids, self._type_names
         steps = []
         for u, v in itertools.pairwise(nodes):
