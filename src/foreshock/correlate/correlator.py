@@ -64,6 +64,7 @@ class Correlator:
         self._rendered: dict[int, int] = {}  # group → the version it was rendered with
         # Predictions that joined no incident: the precursors of an incident yet to come.
         self._forewarned: list[Member] = []
+        self._where: dict[int, tuple[int, np.ndarray]] = {}  # group → (grown, entity indices)
 
     # --- input --------------------------------------------------------------------------
 
@@ -452,10 +453,17 @@ class Correlator:
         mask = np.zeros(len(self.topo), dtype=bool)
         for h in active:
             if h is not but:
-                for e in h.entities:
-                    if e in self.topo:
-                        mask[self.topo.index(e)] = True
+                mask[self._indices(h)] = True
         return mask
+
+    def _indices(self, h: Group) -> np.ndarray:
+        """The group's entities in the topology, as indices (worked out again only when an
+        entity joined it)."""
+        known = self._where.get(h.number)
+        if known is None or known[0] != h.grown:
+            ids = [self.topo.index(e) for e in h.entities if e in self.topo]
+            known = self._where[h.number] = (h.grown, np.array(ids, dtype=np.int64))
+        return known[1]
 
     def _absorb(self, g: Group, active: list[Group]) -> None:
         """Once a group's cause has grown to explain other recent groups (the PDU behind two
@@ -509,6 +517,7 @@ class Correlator:
         self.merged[f"inc-{h.number}"] = f"inc-{into.number}"
         self.groups.remove(h)
         self._built.pop(h.number, None)
+        self._where.pop(h.number, None)
 
     def _keep_only(self, h: Group, stay: dict[str, Member]) -> None:
         """A group the absorbing cause left some members of keeps them and looks for
@@ -706,7 +715,7 @@ class Correlator:
         cause = g.causes[0].entity
         g.reach, g.direct = known or self._explains(cause)
         g.taken = np.zeros(len(self.topo), dtype=bool)
-        g.taken[self.ranker.reach_of(self.topo.index(cause))[1][:-1]] = True  # not itself
+        g.taken[self.ranker.reach_of(self.topo.index(cause)).taken[:-1]] = True  # not itself
         g.took = min(
             (
                 m.start
@@ -725,14 +734,14 @@ class Correlator:
         (all but the stalled members)."""
         topo = self.topo
         c = topo.index(cause)
-        reach = self.ranker.reach_of(c)[0]
+        reach = self.ranker.reach_of(c)
         direct = np.zeros(len(topo), dtype=bool)
-        direct[reach] = True
+        direct[reach.reach] = True
         up = int(self.ranker.container[c])
         if up >= 0:
             direct[up] = True
         mask = direct.copy()
-        mask[self.ranker.spread(reach)] = True
+        mask[reach.spread] = True
         return mask, direct
 
     # --- output -------------------------------------------------------------------------

@@ -54,6 +54,7 @@ class Group:
     failed: dict[tuple[str, frozenset[str]], int] = field(default_factory=dict)
     extra_name: str = ""  # for incidents of unmapped alerts: the alert name they share
     hot: set[str] = field(default_factory=set)  # entities that showed heat
+    grown: int = 0  # bumps whenever an entity joins: what is worked out from `entities` keys on it
 
     @property
     def open(self) -> bool:
@@ -73,6 +74,8 @@ class Group:
         self.last = max(self.last, member.start)
         self.start = min(self.start, member.start)
         if member.entity is not None:
+            if member.entity not in self.entities:
+                self.grown += 1
             self.entities.add(member.entity)
             if member.symptom is not None and "thermal" in member.symptom.signs:
                 self.hot.add(member.entity)

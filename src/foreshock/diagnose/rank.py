@@ -27,6 +27,7 @@ import math
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -105,6 +106,19 @@ class Cause:
     alternatives: tuple[str, ...] = ()  # entities it cannot be told apart from
 
 
+class Reach(NamedTuple):
+    """What a fault of one entity reaches (with itself), what of that it takes outright
+    (with itself), and the members of the synchronous jobs it stalls."""
+
+    reach: np.ndarray
+    taken: np.ndarray
+    spread: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return len(self.reach) + len(self.taken) + len(self.spread)
+
+
 class CauseRanker:
     """What the ranking needs from one topology, computed once: containers, how far power and
     containment reach, and what a synchronous job's stall fans out to."""
@@ -133,7 +147,7 @@ class CauseRanker:
         self.grouping = np.zeros(n, dtype=bool)
         for kind in GROUPING_KINDS:
             self.grouping |= topo.kind_mask(kind)
-        self._reach: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._reach: dict[int, Reach] = {}
         self._reach_size = 0
         self.prior = np.full(n, math.log(DEFAULT_PRIOR))
         for kind, p in PRIORS.items():
@@ -214,11 +228,10 @@ class CauseRanker:
         shape: dict[int, int] = {}  # candidate → a hash of what it reaches
         for c in candidates.tolist():
             g_deg, m_deg = (g_delayed, m_delayed) if self.delayed[c] else (g_degraded, m_degraded)
-            reach, taken = self.reach_of(c)
+            reach, taken, spread = self.reach_of(c)
             taken_mask = np.zeros(n, dtype=bool)
             taken_mask[taken] = True
             degraded = reach[~taken_mask[reach]]
-            spread = self.spread(reach)
             spread = spread[~taken_mask[spread]]
             hit_total = taken[sym[taken]]
             hit_deg = degraded[sym[degraded]]
@@ -338,21 +351,20 @@ class CauseRanker:
         scored.sort(key=lambda x: (-x[0], x[1]))
         return self._causes(self._twins(scored, shape), first, foretold, observable, t0, top)
 
-    def reach_of(self, c: int) -> tuple[np.ndarray, np.ndarray]:
-        """What a fault of `c` reaches and what it takes outright, each with `c` itself.
-        Remembered, since a live incident is ranked again with every alert that joins it: up
-        to REACH_CACHE entities in all, the least recently used forgotten first."""
+    def reach_of(self, c: int) -> Reach:
+        """What a fault of `c` reaches, takes and stalls. Remembered, since a live incident
+        is ranked again with every alert that joins it: up to REACH_CACHE entities in all,
+        the least recently used forgotten first."""
         hit = self._reach.pop(c, None)
         if hit is None:
             cid = self.topo.id_at(c)
-            hit = (
-                np.append(self.topo.downstream_indices(cid), c),
-                np.append(self.topo.downstream_indices(cid, self.total_types), c),
-            )
-            self._reach_size += len(hit[0]) + len(hit[1])
+            reach = np.append(self.topo.downstream_indices(cid), c)
+            taken = np.append(self.topo.downstream_indices(cid, self.total_types), c)
+            reach.flags.writeable = taken.flags.writeable = False  # shared by every ranking
+            hit = Reach(reach, taken, self.spread(reach))
+            self._reach_size += hit.size
             while self._reach and self._reach_size > REACH_CACHE:
-                old = self._reach.pop(next(iter(self._reach)))
-                self._reach_size -= len(old[0]) + len(old[1])
+                self._reach_size -= self._reach.pop(next(iter(self._reach))).size
         self._reach[c] = hit  # the most recent last
         return hit
 
