@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from foreshock.correlate import correlate
+from foreshock.eval.storms_sim import judge
+from foreshock.eval.storms_sim import scenario_for as storm_scenario
 from foreshock.ingest.alertmanager import parse_any
 from foreshock.model import Alert
 from foreshock.sim.fleet import FleetShape
@@ -56,3 +58,15 @@ def test_a_power_supply_that_sags_is_one_incident_about_its_node(seed: int, tmp_
     holding = [i for i in correlate(topo, alerts) if brakes & set(i.alerts)]
     assert len(holding) == 1
     assert holding[0].root_causes[0].entity == root
+
+
+def test_a_flapping_port_in_a_row_whose_cooling_fails_stays_its_own(tmp_path: Path) -> None:
+    """A storm of ten faults (storm 6 of seed 2): a port flaps in a row whose CDU is losing
+    flow, another node's cable degrades, and jobs span them. The flap's link errors and drops
+    are not the CDU's doing (no heat first), nor the cable's: none of its symptoms may share
+    an incident with another fault's."""
+    simulate(storm_scenario(6, seed=2), tmp_path)
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    flap = next(f["id"] for f in truth["faults"] if f["kind"] == "nic_flap")
+    merges = judge(tmp_path)["merged"]
+    assert not [m for m in merges if flap in m["faults"]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from foreshock.diagnose.rank import Symptom, rank_causes
+from foreshock.diagnose.rank import Symptom, rank_causes, ranker_for
 from foreshock.model import Entity, Relation
 from foreshock.topology import Topology
 
@@ -254,3 +254,18 @@ def test_a_room_unit_whose_warning_came_true_is_the_cause_though_most_gpus_stay_
 def test_a_warning_of_heat_does_not_explain_a_memory_error() -> None:
     ecc = Symptom("n3g5", 720.0, 0.5, "GPUEccSingleBitRate", frozenset({"device"}))
     assert _warned_room(ecc, warns=True)[0] == "n3g5"
+
+
+def test_nodes_that_report_their_job_waiting_were_not_taken_by_power(fleet: Topology) -> None:
+    """A NIC's link drops and, in the same scrape, four nodes of its job report their
+    collectives timing out. A UPS would explain all five at once, but what power takes goes
+    down: a node that reports waiting is up."""
+    link = Symptom("r00n0nic", 100.0, 1.0, "IBLinkDown", _signs("IBLinkDown"))
+    waits = [
+        Symptom(x, 100.0, 0.5, "NCCLWatchdogTimeout", _signs("NCCLWatchdogTimeout"))
+        for x in ("r01n0", "r01n1", "r10n0", "r11n1")
+    ]
+    monitored = fleet.kind_mask("nic") | fleet.kind_mask("node")
+    # Live, in that scrape: nothing has had time to stay quiet yet.
+    causes = ranker_for(fleet).rank([link, *waits], monitored, start=40.0, now=100.0)
+    assert causes[0].entity != "ups"

@@ -261,6 +261,8 @@ class Correlator:
             if not reach[i] or inside < SHARE * len(g.entities):
                 g.failed[key] = len(g.entities)
                 continue
+            if not self._fits(g, union[0].entity, m):
+                continue  # about this alert, not the incident: others may still merge
             # One cause for both, against two independent ones starting together.
             current = rank(
                 g.symptoms(),
@@ -291,6 +293,18 @@ class Correlator:
             self._absorb(g, active)
             return g
         return None
+
+    def _fits(self, g: Group, cause: str, m: Member) -> bool:
+        """Whether the alert shows the kind of trouble the cause (or a part inside it) makes,
+        as joining an incident asks (step 3): two NICs' error counters in one row are not
+        that row's cooling unit failing, although it reaches both, nor is a link that drops
+        there without having run hot."""
+        signs = m.symptom.signs - {"stall"} if m.symptom is not None else frozenset()
+        c = self.topo.index(cause)
+        within = self._within(c)
+        if signs and within is not None and not signs & within:
+            return False
+        return not signs or not self.ranker.delayed[c] or self._heated(g, m.entity, signs)
 
     def _within(self, c: int) -> frozenset[str] | None:
         """What a cause or a part inside it can do: a node whose log reported NVLink errors

@@ -232,8 +232,16 @@ class CauseRanker:
             taken_mask = np.zeros(n, dtype=bool)
             taken_mask[taken] = True
             degraded = reach[~taken_mask[reach]]
-            spread = spread[~taken_mask[spread]]
             hit_total = taken[sym[taken]]
+            mech = self.mechanism[c]
+            if mech is not None and "stall" not in mech:
+                # What power takes goes down: a part it would take that only reports that its
+                # job waits (a node's NCCL watchdog) is up, and waits only as its job does.
+                waits = stalled[hit_total] & (hit_total != c)
+                hit_total = hit_total[~waits]
+                spread = spread[~taken_mask[spread] | stalled[spread]]
+            else:
+                spread = spread[~taken_mask[spread]]
             hit_deg = degraded[sym[degraded]]
             # A job member's stall explains its symptom, but only once the stall has had time
             # to show: what appears together with the first direct symptom has another cause.
@@ -293,7 +301,6 @@ class CauseRanker:
             silent_total = self._silent(taken, quiet, gone)
             # What only degrades what it reaches is judged by the parts that could show it: a
             # NIC has no thermometer, so a warming room leaves it quiet whatever happened.
-            mech = self.mechanism[c]
             shown = mech.intersection(shown_by) if mech is not None else frozenset()
             if shown:
                 if shown not in quiet_for:
