@@ -269,3 +269,16 @@ def test_nodes_that_report_their_job_waiting_were_not_taken_by_power(fleet: Topo
     # Live, in that scrape: nothing has had time to stay quiet yet.
     causes = ranker_for(fleet).rank([link, *waits], monitored, start=40.0, now=100.0)
     assert causes[0].entity != "ups"
+
+
+def test_alerts_that_name_no_trouble_are_not_pinned_on_a_cooling_unit() -> None:
+    """Two nodes of a room report clock skew a minute apart, live. Lost cooling shows as
+    heat first: with nothing hot, the room unit explains neither, however cheap the silence
+    of its parts is while the air would still be warming."""
+    topo = _room(nodes=16)
+    skews = [Symptom(f"n{k}", 100.0 + 60 * k, 0.5, "NodeClockSkewDetected") for k in (0, 1)]
+    observable = topo.kind_mask("gpu") | topo.kind_mask("node")
+    causes = ranker_for(topo).rank(skews, observable, start=40.0, now=200.0, top=10)
+    score = {c.entity: c.score for c in causes}
+    assert score.get("crah", 0.0) < 0.05
+    assert causes[0].entity in {"n0", "n1"}

@@ -319,8 +319,10 @@ class CauseRanker:
                 # What it showed began before the incident: it says nothing new now, as
                 # quiet as a part that shows nothing.
                 silent_total += 1
-            if self.delayed[c]:
-                # Until the air has had time to warm, quiet parts say little against it.
+            heat = signs.get("thermal")
+            if self.delayed[c] and heat is not None and bool(heat[reach].any()):
+                # Once something it cools runs hot, and until the air has had time to warm,
+                # quiet parts say little against it.
                 end = now if now is not None else t_last
                 settled = min(settled, max(0.0, end - t_direct) / WARMING)
             ll += settled * (m_total * silent_total + m_deg * silent_deg)
@@ -429,11 +431,13 @@ class CauseRanker:
         return out
 
     def _fits(self, c: int, known: np.ndarray, signs: dict[str, np.ndarray]) -> np.ndarray:
-        """Entities whose symptoms are of a kind this candidate's fault produces."""
+        """Entities whose symptoms are of a kind this candidate's fault produces. A symptom
+        that names no kind of trouble (a clock skew, a drained node) may be anything's, but
+        not lost cooling's: air and coolant that warm show as heat first."""
         mech = self.mechanism[c]
         if mech is None:
             return np.ones(self.n, dtype=bool)
-        fits = ~known
+        fits = np.zeros(self.n, dtype=bool) if self.delayed[c] else ~known
         for sign in mech:
             if sign in signs:
                 fits = fits | signs[sign]
