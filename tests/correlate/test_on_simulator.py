@@ -70,3 +70,24 @@ def test_a_flapping_port_in_a_row_whose_cooling_fails_stays_its_own(tmp_path: Pa
     flap = next(f["id"] for f in truth["faults"] if f["kind"] == "nic_flap")
     merges = judge(tmp_path)["merged"]
     assert not [m for m in merges if flap in m["faults"]]
+
+
+def test_a_room_that_warms_for_hours_is_one_incident_about_its_cooling_unit(
+    tmp_path: Path,
+) -> None:
+    """Storm 7 of seed 2: a CRAH fails early and is not repaired for hours. The GPUs in its
+    hot spots alarm one by one over more than an hour, each alone at first; its own alarm
+    comes 80 minutes in. Counting the hot parts of the other open incidents, the unit
+    explains them all: one incident about the CRAH, not one per GPU."""
+    simulate(storm_scenario(7, seed=2), tmp_path)
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    crah = next(f["root"] for f in truth["faults"] if f["kind"] == "room_cooling")
+    topo = load_topology([tmp_path / "topology.json"])
+    alerts = parse_any(json.loads((tmp_path / "alerts.json").read_text()), topo.map_labels)
+    incidents = correlate(topo, alerts)
+    about = [i for i in incidents if i.root_causes and i.root_causes[0].entity == crah]
+    assert len(about) == 1
+    hot = {a.entity for a in alerts if a.labels.get("alertname") == "GPUHighTemperature"}
+    alone = [i for i in incidents if set(i.entities) <= hot and len(i.entities) == 1]
+    assert len(about[0].entities) >= 20
+    assert len(alone) <= 3

@@ -470,6 +470,15 @@ class Correlator:
                 mask[self._indices(h)] = True
         return mask
 
+    def _hot_elsewhere(self, active: list[Group], but: Group) -> np.ndarray | None:
+        """Entities that showed heat in the other recent incidents (None: none did)."""
+        hot = [self.topo.index(e) for h in active if h is not but for e in h.hot if e in self.topo]
+        if not hot:
+            return None
+        mask = np.zeros(len(self.topo), dtype=bool)
+        mask[hot] = True
+        return mask
+
     def _indices(self, h: Group) -> np.ndarray:
         """The group's entities in the topology, as indices (worked out again only when an
         entity joined it)."""
@@ -670,13 +679,15 @@ class Correlator:
     def _ensure_ranked(self, g: Group, now: float) -> bool:
         if not (g.entities and g.needs_ranking()):
             return False
+        active = self._active(now)
         g.causes = self.ranker.rank(
             g.symptoms(),
             self.observable,
             top=5,
             start=g.start - 60,
             now=now,
-            busy=self._busy(self._active(now), g),
+            busy=self._busy(active, g),
+            heat_elsewhere=self._hot_elsewhere(active, g),
         )
         self._explained_by_top(g)
         return g.reach is not None

@@ -80,6 +80,7 @@ JOB_LAG = 30.0  # seconds before a synchronous job's stall shows on its members 
 UNRELATED = 50.0  # penalty of a candidate that explains none of the incident's new symptoms
 FULL_CANDIDATES = 96  # candidates scored in full in a large incident
 SAMPLE = 256  # symptoms sampled to shortlist them
+ELSEWHERE = 0.5  # weight of a hot part in another open incident (a warning's)
 REACH_CACHE = 8_000_000  # entity indices of reaches remembered (64 MB)
 
 
@@ -162,6 +163,7 @@ class CauseRanker:
         now: float | None = None,
         busy: np.ndarray | None = None,
         candidates: np.ndarray | None = None,
+        heat_elsewhere: np.ndarray | None = None,
     ) -> list[Cause]:
         """`now`, when given, is how far the incident has got: silence only counts against a
         cause once what it reaches has had time to show (SETTLE seconds). `busy` marks
@@ -295,6 +297,16 @@ class CauseRanker:
             # erroring has a cause of its own.
             stall_w = np.where(known[hit_job], MISFIT, 1.0) * weight[hit_job]
             ll += g_deg * float(w[hit_deg].sum()) + g_job * float(stall_w.sum())
+            heat = signs.get("thermal")
+            if (
+                heat_elsewhere is not None
+                and self.delayed[c]
+                and heat is not None
+                and bool(heat[hit_deg].any())
+            ):
+                # Parts it cools that run hot in other open incidents, when this incident is
+                # about heat in what it cools too: a room warming for hours alarms GPU by GPU.
+                ll += g_deg * ELSEWHERE * int(heat_elsewhere[degraded].sum())
             # A part the hypothesis takes down and that shows it (a node that is down) does not
             # report its contents: their silence is expected, not evidence against it.
             gone = dark & taken_mask
