@@ -190,20 +190,26 @@ def test_a_warning_from_before_the_incident_does_not_make_its_part_the_cause(
     assert ranks.index("nfs") < ranks.index("r00n0g0")
 
 
+def room(nodes: int = 4, gpus: int = 8, nics: int = 0) -> Topology:
+    """A room unit (`crah`) cooling one `rack` of nodes `n0`…, each holding GPUs `n0g0`… and
+    NICs `n0nic0`…."""
+    e = [Entity("crah", "crah"), Entity("rack", "rack")]
+    r = [Relation("crah", "rack", "cools")]
+    for n in range(nodes):
+        e.append(Entity(f"n{n}", "node"))
+        r.append(Relation("rack", f"n{n}", "contains"))
+        e += [Entity(f"n{n}g{g}", "gpu") for g in range(gpus)]
+        e += [Entity(f"n{n}nic{k}", "nic") for k in range(nics)]
+        r += [Relation(f"n{n}", f"n{n}g{g}", "contains") for g in range(gpus)]
+        r += [Relation(f"n{n}", f"n{n}nic{k}", "contains") for k in range(nics)]
+    return Topology(e, r)
+
+
 def test_parts_that_cannot_show_heat_do_not_speak_against_a_cooling_unit() -> None:
     """A room unit cools a rack of four nodes, each with four GPUs and eight NICs. Its supply
     air warms, then the GPUs of a hot spot alarm. The quiet NICs and nodes have no
     thermometer: their silence says nothing about the room; only the quiet GPUs' does."""
-    e = [Entity("crah", "crah"), Entity("rack", "rack")]
-    r = [Relation("crah", "rack", "cools")]
-    for n in range(4):
-        e.append(Entity(f"n{n}", "node"))
-        r.append(Relation("rack", f"n{n}", "contains"))
-        e += [Entity(f"n{n}g{g}", "gpu") for g in range(4)]
-        e += [Entity(f"n{n}nic{k}", "nic") for k in range(8)]
-        r += [Relation(f"n{n}", f"n{n}g{g}", "contains") for g in range(4)]
-        r += [Relation(f"n{n}", f"n{n}nic{k}", "contains") for k in range(8)]
-    topo = Topology(e, r)
+    topo = room(nodes=4, gpus=4, nics=8)
     heat = frozenset({"thermal"})
     symptoms = [Symptom("crah", 0.0, 0.2, "SupplyAirTemperature", heat)]
     hot = ["n1g0", "n1g1", "n1g2", "n1g3", "n3g0", "n3g2"]
@@ -216,23 +222,9 @@ def test_parts_that_cannot_show_heat_do_not_speak_against_a_cooling_unit() -> No
     assert causes[0].explains == 7
 
 
-def _room(nodes: int = 8, gpus: int = 8) -> Topology:
-    """A room unit cools one rack of `nodes` nodes with `gpus` GPUs each."""
-    e = [Entity("crah", "crah"), Entity("rack", "rack")]
-    r = [Relation("crah", "rack", "cools")]
-    for n in range(nodes):
-        e.append(Entity(f"n{n}", "node"))
-        r.append(Relation("rack", f"n{n}", "contains"))
-        for g in range(gpus):
-            e.append(Entity(f"n{n}g{g}", "gpu"))
-            r.append(Relation(f"n{n}", f"n{n}g{g}", "contains"))
-    return Topology(e, r)
-
-
-def _warned_room(gpu_alert: Symptom, warns: bool) -> list[str]:
+def _warned_room(topo: Topology, gpu_alert: Symptom, warns: bool) -> list[str]:
     """The room unit's trend raised a prediction twenty minutes before the incident (weak on
     its own: a fifth of an alert); then one GPU of 64 alarmed, twelve minutes in."""
-    topo = _room()
     heat = frozenset({"thermal"})
     warning = Symptom("crah", -60.0, 0.1, "SupplyAirTemperature", heat, warns)
     observable = topo.kind_mask("gpu") | topo.kind_mask("crah")
@@ -246,14 +238,15 @@ def test_a_room_unit_whose_warning_came_true_is_the_cause_though_most_gpus_stay_
     # The room's air warms over tens of minutes: twelve minutes in, 63 quiet GPUs say little,
     # and the unit's prediction that its parts would run hot has just come true.
     hot = Symptom("n3g5", 720.0, 0.5, "GPUHighTemperature", frozenset({"thermal"}))
-    assert _warned_room(hot, warns=True)[0] == "crah"
+    topo = room(nodes=8)
+    assert _warned_room(topo, hot, warns=True)[0] == "crah"
     # The same trend reported as a mere anomaly, not a prediction, does not carry it.
-    assert _warned_room(hot, warns=False)[0] == "n3g5"
+    assert _warned_room(topo, hot, warns=False)[0] == "n3g5"
 
 
 def test_a_warning_of_heat_does_not_explain_a_memory_error() -> None:
     ecc = Symptom("n3g5", 720.0, 0.5, "GPUEccSingleBitRate", frozenset({"device"}))
-    assert _warned_room(ecc, warns=True)[0] == "n3g5"
+    assert _warned_room(room(nodes=8), ecc, warns=True)[0] == "n3g5"
 
 
 def test_nodes_that_report_their_job_waiting_were_not_taken_by_power(fleet: Topology) -> None:
@@ -275,7 +268,7 @@ def test_alerts_that_name_no_trouble_are_not_pinned_on_a_cooling_unit() -> None:
     """Two nodes of a room report clock skew a minute apart, live. Lost cooling shows as
     heat first: with nothing hot, the room unit explains neither, however cheap the silence
     of its parts is while the air would still be warming."""
-    topo = _room(nodes=16)
+    topo = room(nodes=16)
     skews = [Symptom(f"n{k}", 100.0 + 60 * k, 0.5, "NodeClockSkewDetected") for k in (0, 1)]
     observable = topo.kind_mask("gpu") | topo.kind_mask("node")
     causes = ranker_for(topo).rank(skews, observable, start=40.0, now=200.0, top=10)

@@ -227,6 +227,7 @@ class CauseRanker:
         m_delayed = math.log((1 - P_DELAYED) / (1 - P_BACKGROUND))
         scored = []
         foretold: set[int] = set()  # candidates whose warning came true
+        heat = signs.get("thermal")
         shape: dict[int, int] = {}  # candidate → a hash of what it reaches
         for c in candidates.tolist():
             g_deg, m_deg = (g_delayed, m_delayed) if self.delayed[c] else (g_degraded, m_degraded)
@@ -297,7 +298,6 @@ class CauseRanker:
             # erroring has a cause of its own.
             stall_w = np.where(known[hit_job], MISFIT, 1.0) * weight[hit_job]
             ll += g_deg * float(w[hit_deg].sum()) + g_job * float(stall_w.sum())
-            heat = signs.get("thermal")
             if (
                 heat_elsewhere is not None
                 and self.delayed[c]
@@ -331,7 +331,6 @@ class CauseRanker:
                 # What it showed began before the incident: it says nothing new now, as
                 # quiet as a part that shows nothing.
                 silent_total += 1
-            heat = signs.get("thermal")
             if self.delayed[c] and heat is not None and bool(heat[reach].any()):
                 # Once something it cools runs hot, and until the air has had time to warm,
                 # quiet parts say little against it.
