@@ -62,6 +62,7 @@ class Bad:
         self.headers: dict[str, str] = {}
         self.sd_ok = True
         self.sd_doc: list[dict[str, Any]] = []
+        self.dripping = threading.Event()
         bad = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -88,6 +89,18 @@ class Bad:
                     with contextlib.suppress(OSError):
                         for _ in range(LIMIT // 2 // 4096):
                             self.wfile.write(b"x 1\n" * 4096)
+                elif path == "/drip":  # a page that takes a few seconds to arrive
+                    bad.dripping.set()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain; version=0.0.4")
+                    self.end_headers()
+                    with contextlib.suppress(OSError):
+                        for _ in range(30):
+                            self.wfile.write(b"# still coming\n" * 64)
+                            self.wfile.flush()
+                            time.sleep(0.1)
+                        self.wfile.write(PAGE)
+                    self.close_connection = True
                 elif path == "/slow":
                     time.sleep(1.5)
                     self._send(PAGE)
@@ -449,6 +462,33 @@ def test_bad_targets_do_not_stop_the_others(live: LiveServer, bad: Bad) -> None:
         for e in live.fleet.topology.entities("gpu")
         if e.labels.get("hostname") == host
     }
+
+
+class PageSink:
+    def __init__(self) -> None:
+        self.pages: list[Decoded] = []
+
+    def accept(self, decoded: Decoded, source: str) -> None:
+        self.pages.append(decoded)
+
+
+def test_a_scrape_the_stop_cuts_short_does_not_report_its_target_down(bad: Bad) -> None:
+    """Stopping gives up the scrape in flight: that says nothing about the target, so no
+    `up` 0 is handed over and its health is not marked down."""
+    sink = PageSink()
+    target = Target(bad.url("/drip"), {"instance": "drip"}, interval=10.0, timeout=10.0)
+    scraper = Scraper(sink, [target], workers=1)
+    scraper.start()
+    try:
+        assert bad.dripping.wait(10)
+        time.sleep(0.3)  # well into its body
+    finally:
+        assert scraper.stop(timeout=5)
+    assert sink.pages == []
+    health = scraper.target_health(target)
+    assert health is not None
+    assert health.scrapes == 0
+    assert not health.failures
 
 
 def test_failing_sd_keeps_its_last_targets(bad: Bad) -> None:

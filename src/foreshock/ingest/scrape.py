@@ -531,6 +531,8 @@ class Scraper:
     def _scrape_slot(self, target: Target, slot: _Slot) -> ScrapeResult:
         with slot.lock:
             result = self._scrape(target, slot.parser)
+        if self._cut_short(result):
+            return result  # says nothing of the target's health
         with self._lock:
             h = slot.health
             h.scrapes += 1
@@ -571,6 +573,11 @@ class Scraper:
         if self.synthetic:
             decoded = self._synthetic([decoded], target, started, duration, samples)
         return ScrapeResult(target, True, started, duration, decoded, "", "", status, size, samples)
+
+    def _cut_short(self, result: ScrapeResult) -> bool:
+        """A scrape that failed while the scraper was stopping was (or may have been) given up
+        by the scraper itself: handing over its `up` 0 would report a healthy target down."""
+        return not result.ok and self._stop.is_set()
 
     def _fetch(self, target: Target, t0: float) -> tuple[bytes, str | None, int]:
         headers = {
@@ -655,8 +662,8 @@ class Scraper:
         """Stops scheduling, lets each worker finish (or abandon) its scrape, and joins every
         thread within `timeout` seconds overall. Returns whether all of them ended. A worker
         blocked reading from a silent target ends within that target's timeout at the latest
-        (threads are daemons, so they never hold the process). A stopped scraper cannot be
-        started again."""
+        (threads are daemons, so they never hold the process). A scrape it cuts short is
+        neither recorded nor handed over. A stopped scraper cannot be started again."""
         self._stop.set()
         self._changed.set()
         for _ in range(self.workers):
@@ -735,8 +742,9 @@ class Scraper:
                     slot = self._slots.get(target)  # None: dropped by discovery meanwhile
                 if slot is not None:
                     result = self._scrape_slot(target, slot)
-                    if self.sink is not None and result.decoded is not None:
-                        self._hand_over(result.decoded)
+                    page = None if self._cut_short(result) else result.decoded
+                    if self.sink is not None and page is not None:
+                        self._hand_over(page)
             except Exception:  # pragma: no cover - scrape_once does not raise
                 log.exception("scrape of %s failed", target.url)
             finally:
