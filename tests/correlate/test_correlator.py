@@ -287,15 +287,18 @@ def test_a_gpu_fault_whose_stalls_a_power_loss_also_reaches_stays_apart(
 ) -> None:
     """A GPU of job A fails and the job stalls; half a minute later PDU 0, behind every node
     of the job, loses power. The power loss reaches the stalled nodes, but not the GPU's XID:
-    the GPU's incident is not absorbed into the outage."""
+    the GPU's incident is not absorbed into the outage. (The job's own stall alert, after
+    both, is either's.)"""
     gpu = [alert("GPUXidError", "r00n0g0", 1000.0, xid="48")]
     gpu += [alert("NCCLWatchdogTimeout", f"r0{k}n{n}", 1100.0) for k in range(2) for n in range(2)]
     dark = [alert("IBLinkDown", f"r0{k}n{n}nic", 1250.0) for k in range(2) for n in range(2)]
-    incidents = correlate(fleet, gpu + pdu_storm(1130.0) + dark)
+    storm = pdu_storm(1130.0)
+    incidents = correlate(fleet, gpu + storm + dark)
     xid = gpu[0].fingerprint
     own = next(i for i in incidents if xid in i.alerts)
     assert own.root_causes[0].entity == "r00n0g0"
-    assert set(own.alerts) == {a.fingerprint for a in gpu}
+    stalled = {a.fingerprint for a in storm if a.labels["alertname"] == "JobStalled"}
+    assert {a.fingerprint for a in gpu} <= set(own.alerts) <= {a.fingerprint for a in gpu} | stalled
     assert any(i.root_causes[0].entity == "pdu0" and xid not in i.alerts for i in incidents)
 
 
@@ -369,3 +372,80 @@ def test_a_room_unit_that_warned_before_a_gpu_it_cools_ran_hot_is_the_cause() ->
     cause = incidents[0].root_causes[0]
     assert cause.entity == "crah"
     assert any("warned" in line for line in cause.evidence)
+
+
+def test_a_gpu_still_warning_that_then_fails_is_one_incident(fleet: Topology) -> None:
+    """A GPU's correctable-error warning fires for an hour and still fires when the GPU
+    reports XID 48 and its node's log the same: one problem, not two incidents, however long
+    after the warning began. Heat on that GPU is another kind of trouble and does not join."""
+    warn = alert("GPUEccSingleBitRate", "r10n0g0", 1000.0, severity="warning")
+    xid = alert("GPUXidError", "r10n0g0", 4600.0, xid="48")
+    log = alert("NodeKernelXid", "r10n0", 4600.0, xid="48")
+    hot = alert("GPUHighTemperature", "r10n0g0", 9000.0, severity="warning")
+    incidents = correlate(fleet, [warn, xid, log, hot])
+    own = next(i for i in incidents if warn.fingerprint in i.alerts)
+    assert {xid.fingerprint, log.fingerprint} <= set(own.alerts)
+    assert hot.fingerprint not in own.alerts
+
+
+def test_a_warning_that_resolved_does_not_hold_a_later_failure(fleet: Topology) -> None:
+    """The same warning resolved long before the XID: nothing ties the two any more than
+    any two alerts on one GPU hours apart, so the XID opens its own incident."""
+    warn = alert("GPUEccSingleBitRate", "r10n0g0", 1000.0, end=1300.0, severity="warning")
+    xid = alert("GPUXidError", "r10n0g0", 4600.0 + 4 * 3600, xid="48")
+    incidents = correlate(fleet, [warn, xid])
+    assert len(incidents) == 2
+
+
+def test_a_wait_goes_to_the_failure_not_to_a_warning_beside_it(fleet: Topology) -> None:
+    """Job A's GPU r00n0g0 reports XID 48; a minute later a NIC of another of the job's nodes
+    warns of symbol errors. The job's watchdogs then fire: the job waits for the GPU."""
+    xid = [alert("GPUXidError", "r00n0g0", 1000.0, xid="48")]
+    xid += [alert("NodeKernelXid", "r00n0", 1000.0, xid="48")]
+    nic = alert("IBSymbolErrors", "r01n1nic", 1060.0, severity="warning")
+    waits = [alert("NCCLWatchdogTimeout", f"r0{k}n{n}", 1100.0) for k in range(2) for n in range(2)]
+    incidents = correlate(fleet, [*xid, nic, *waits])
+    gpu = next(i for i in incidents if xid[0].fingerprint in i.alerts)
+    assert {w.fingerprint for w in waits} <= set(gpu.alerts)
+    assert nic.fingerprint not in gpu.alerts
+
+
+def test_a_job_that_stalls_after_its_failed_gpu_recovered_waits_for_something_else(
+    fleet: Topology,
+) -> None:
+    """GPU r00n0g0's XID 48 resolved after five minutes; an hour later job A stalls again,
+    with a NIC of one of its nodes warning just before: not the GPU's doing any more."""
+    xid = alert("GPUXidError", "r00n0g0", 1000.0, end=1300.0, xid="48")
+    first = alert("JobStalled", "jobA", 1100.0, end=1400.0)
+    nic = alert("IBSymbolErrors", "r01n1nic", 4900.0, severity="warning")
+    again = alert("JobStalled", "jobA", 5000.0)
+    incidents = correlate(fleet, [xid, first, nic, again])
+    gpu = next(i for i in incidents if xid.fingerprint in i.alerts)
+    assert len(gpu.alerts) == 2  # the XID and the first stall
+    assert not any(i.id == gpu.id for i in incidents if nic.fingerprint in i.alerts)
+
+
+def test_device_errors_on_two_nodes_of_one_job_stay_apart(fleet: Topology) -> None:
+    """Node r00n0 logs XID 79 (a GPU fell off its bus) and, fifty seconds later, GPU r01n1g0
+    of the same job reports XID 48; the job's watchdogs follow. The nodes share a PDU, but a
+    PDU breaks no GPU: two faults, not one outage seen through the job."""
+    off = alert("NodeKernelXid", "r00n0", 1000.0, xid="79")
+    dbe = [alert("GPUXidError", "r01n1g0", 1050.0, xid="48")]
+    dbe += [alert("NodeKernelXid", "r01n1", 1050.0, xid="48")]
+    waits = [alert("NCCLWatchdogTimeout", f"r0{k}n{n}", 1150.0) for k in range(2) for n in range(2)]
+    incidents = correlate(fleet, [off, *dbe, *waits])
+    both = {off.fingerprint, dbe[0].fingerprint}
+    assert not any(both <= set(i.alerts) for i in incidents)
+
+
+def test_a_gpu_that_vanishes_after_its_node_logged_xid_79_is_that_incident(
+    fleet: Topology,
+) -> None:
+    """Node r10n0 logs XID 79 with a PCI address nothing names; two and a half minutes later
+    the exporter stops reporting its second GPU. Either of its GPUs could have fallen off the
+    bus: the vanished one is the incident's, not a new one."""
+    log = alert("NodeKernelXid", "r10n0", 1000.0, xid="79")
+    gone = alert("GPUMetricsAbsent", "r10n0g1", 1150.0)
+    incidents = correlate(fleet, [log, gone])
+    assert len(incidents) == 1
+    assert incidents[0].root_causes[0].entity == "r10n0g1"

@@ -49,3 +49,22 @@ def test_a_small_run_reports_its_figures() -> None:
     assert 0 < doc["incidents"] < doc["alerts"]
     assert doc["reduction"] == round(1 - doc["incidents"] / doc["alerts"], 4)
     assert doc["merged"] == len(doc["merges"])
+
+
+def test_a_nodes_log_of_its_gpus_xid_is_that_gpus_fault(tmp_path: Path) -> None:
+    """A GPU's memory fails and its node's kernel log reports the XIDs. Told that a second
+    fault took that node at the same moment, the judge must not count the log's XIDs as that
+    fault's alone: the node's incident holding them and the GPU's alerts is no merge."""
+    simulate(
+        Scenario(FleetShape(gpus=64, seed=5), hours=1.0, faults=("gpu_memory",), seed=5),
+        tmp_path,
+    )
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    fault = truth["faults"][0]
+    node = fault["root"].rsplit("/", 1)[0]
+    raw = json.loads((tmp_path / "alerts.json").read_text())
+    logged = [a for a in raw if a["labels"].get("alertname") == "NodeKernelXid"]
+    assert logged  # the node's log reported the XIDs
+    truth["faults"].append({**fault, "id": "fault-b", "root": "elsewhere", "affected": [node]})
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    assert judge(tmp_path)["merged"] == []

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -43,6 +43,7 @@ COINCIDENCE = math.log(10)
 # Alerts of one event on sibling parts start within two 15 s scrapes of each other; heat that
 # spreads part by part takes longer.
 TOGETHER = 30.0  # two independent faults starting together are rarer than one
+UPSTREAM_CACHE = 100_000  # entities whose upstream is kept
 
 
 class Correlator:
@@ -65,6 +66,8 @@ class Correlator:
         # Predictions that joined no incident: the precursors of an incident yet to come.
         self._forewarned: list[Member] = []
         self._where: dict[int, tuple[int, np.ndarray]] = {}  # group → (grown, entity indices)
+        self._upstream: dict[int, np.ndarray] = {}  # entity → what could reach it
+        self._acted: dict[int, Acts] = {}  # group → what its cause shows itself, as it grows
 
     # --- input --------------------------------------------------------------------------
 
@@ -175,8 +178,16 @@ class Correlator:
         old = g.members[m.key]
         if old.end == m.end:
             return None
-        g.members[m.key] = replace(old, end=m.end)
-        g.changed = True
+        was = g.resolve(m.key, m.end)
+        acts = self._acted.get(g.number)
+        if acts is not None and m.key in acts.live:
+            acts.live.discard(m.key)
+            if m.end is None:
+                acts.live.add(m.key)
+            else:
+                acts.done = max(acts.done, m.end, was.start)
+        elif acts is not None and was.end is not None:
+            del self._acted[g.number]  # a counted end moved: count again
         return g
 
     def _active(self, t: float) -> list[Group]:
@@ -198,25 +209,49 @@ class Correlator:
             again.add(m)
             return again
         active = self._active(m.start)
+        waits = m.symptom is not None and m.symptom.signs == {"stall"}
+        kept: Group | None = None
         for g in active:
             # An entity already in an incident stays there, unless the incident's cause
             # cannot have done what it shows now (a GPU its job's stall brought in, that now
-            # overheats).
+            # overheats) or it shows another kind of trouble than it did there, which a
+            # cause that explains it better may claim first (a GPU that reported XID 48, now
+            # hot in a row whose cooling failed).
             if m.entity in g.entities and (g.reach is None or self._explained(g, m, i)):
-                g.add(m)
-                return g
+                if waits and not self._acting(g, m.start):
+                    continue
+                if self._same_trouble(g, m):
+                    g.add(m)
+                    return g
+                kept = kept or g
+        # A wait goes to the strongest cause that explains it and still acts: a job stalls
+        # for the GPU that reported XID 48, not for a NIC's symbol errors beside it.
+        best: Group | None = None
         for g in active:
             if g.dead:
                 continue
             if self._ensure_ranked(g, m.start):
                 self._absorb(g, active)
             if self._explained(g, m, i) and not self._late(g, m, i):
-                g.add(m)
-                if g.taken is not None and g.taken[i] and self._witness(g, m):
-                    g.took = min(g.took, m.start)
-                return g
+                if not waits:
+                    g.add(m)
+                    if g.taken is not None and g.taken[i] and self._witness(g, m):
+                        g.took = min(g.took, m.start)
+                    return g
+                if self._acting(g, m.start) and (best is None or _llr(g) > _llr(best)):
+                    best = g
+        if best is not None and not best.dead:
+            best.add(m)
+            return best
+        if kept is not None and not kept.dead:
+            kept.add(m)
+            return kept
         if m.symptom is None:
             return None
+        ongoing = self._ongoing(m, i, active)
+        if ongoing is not None:
+            ongoing.add(m)
+            return ongoing
         twins = self._twins(m, i, active)
         if twins is not None:
             return twins
@@ -294,6 +329,53 @@ class Correlator:
             return g
         return None
 
+    @staticmethod
+    def _same_trouble(g: Group, m: Member) -> bool:
+        """Whether the member shows what the incident already showed on its entity (or names
+        no kind of trouble)."""
+        signs = m.symptom.signs - {"stall"} if m.symptom is not None else frozenset()
+        return not signs or any(
+            x.symptom is not None and x.symptom.signs & signs for x in g.on(m.entity or "")
+        )
+
+    def _acting(self, g: Group, t: float) -> bool:
+        """Whether the group's cause still shows, at t, more than waits on what it reaches
+        itself: firing, or begun within the window. A job that stalls an hour after the GPU
+        that once stalled it recovered waits for something else."""
+        if g.direct is None:
+            return True
+        return self._acts(g)[0] >= t - self.window
+
+    def _acts(self, g: Group) -> tuple[float, frozenset[str]]:
+        """When the group's cause last showed more than waits on what it reaches itself (inf:
+        it still does), and the kinds of trouble it showed there; kept until a member joins
+        or resolves or the group is ranked again."""
+        acts = self._acted.get(g.number)
+        if acts is None or not acts.valid_for(g):
+            acts = self._acted[g.number] = Acts(g.ranks, g.epoch)
+        for key in g.order[acts.seen :]:
+            x = g.members[key]
+            if self._qualifies(g, x):
+                assert x.symptom is not None
+                acts.shown |= x.symptom.signs - {"stall"}
+                if x.end is None:
+                    acts.live.add(key)
+                else:
+                    acts.done = max(acts.done, x.end, x.start)
+        acts.seen = len(g.order)
+        return (math.inf if acts.live else acts.done), frozenset(acts.shown)
+
+    def _qualifies(self, g: Group, x: Member) -> bool:
+        """Whether a member shows more than a wait on what the group's cause reaches itself."""
+        return (
+            g.direct is not None
+            and x.symptom is not None
+            and bool(x.symptom.signs - {"stall"})
+            and x.entity is not None
+            and x.entity in self.topo
+            and bool(g.direct[self.topo.index(x.entity)])
+        )
+
     def _fits(self, g: Group, cause: str, m: Member) -> bool:
         """Whether the alert shows the kind of trouble the cause (or a part inside it) makes,
         as joining an incident asks (step 3): two NICs' error counters in one row are not
@@ -365,6 +447,30 @@ class Correlator:
         if g.taken is None or g.taken[i] or i == self.topo.index(g.causes[0].entity):
             return None
         return g
+
+    def _ongoing(self, m: Member, i: int, active: list[Group]) -> Group | None:
+        """The incident in which the alert's part is still alerting of the same kind of trouble,
+        however long ago that began, when its cause explains the new alert: a GPU whose
+        correctable-error warning has fired for an hour and now reports XID 48 is one problem,
+        not two incidents; the same GPU running hot is another. A wait does not keep a part in
+        an incident (a job stalls anew for each fault)."""
+        signs = m.symptom.signs - {"stall"} if m.symptom is not None else frozenset()
+        if m.entity is None or not signs:
+            return None
+        for g in reversed(self.groups):
+            if g.dead or g in active or m.entity not in g.entities:
+                continue
+            firing = any(
+                (x.end is None or x.end >= m.start)  # a batch knows ends still to come
+                and x.symptom is not None
+                and x.symptom.signs & signs
+                for x in g.on(m.entity)
+            )
+            if firing and g.reach is None:
+                self._ensure_ranked(g, m.start)  # it may never have been, alone so long
+            if firing and self._explained(g, m, i):
+                return g
+        return None
 
     def _twins(self, m: Member, i: int, active: list[Group]) -> Group | None:
         """The same alert on the other parts of one container at once (the eight
@@ -534,19 +640,18 @@ class Correlator:
 
     def _retire(self, h: Group, into: Group) -> None:
         """A group whose members all went to another: it is merged into that one."""
-        h.members.clear()
-        h.entities.clear()
+        h.clear()
         h.dead = True
         self.merged[f"inc-{h.number}"] = f"inc-{into.number}"
         self.groups.remove(h)
         self._built.pop(h.number, None)
         self._where.pop(h.number, None)
+        self._acted.pop(h.number, None)
 
     def _keep_only(self, h: Group, stay: dict[str, Member]) -> None:
         """A group the absorbing cause left some members of keeps them and looks for
         their cause again."""
-        h.members = {}
-        h.entities, h.hot = set(), set()
+        h.clear()
         h.start = h.last = min(m.start for m in stay.values())
         for m in stay.values():
             h.add(m)
@@ -600,6 +705,7 @@ class Correlator:
         c = self.topo.index(g.causes[0].entity)
         mech, delayed = self._within(c), bool(self.ranker.delayed[c])
         hot = {e: frozenset({"thermal"}) if e in h.hot else frozenset() for e in acting}
+        shown = self._acts(g)[1]  # what the cause shows itself
         inside: set[str] = set()
         foreign: set[str] = set()  # what the cause could never have done, whenever it began
         acts = 0
@@ -625,7 +731,12 @@ class Correlator:
                 # a feed whose UPSes each alerted first); anything else there is not its doing
                 # (a GPU's ECC warning in the job of another GPU that failed).
                 makes = self.ranker.mechanism[c]  # its own, not its parts'
-                same = makes is not None and bool(acting[e]) and acting[e] <= makes
+                same = (
+                    makes is not None
+                    and bool(acting[e])
+                    and acting[e] <= makes & shown
+                    and self._could_share(c, i, acting[e])
+                )
                 ok = same and t >= onset - AT_ONCE
                 if not same:
                     foreign.add(e)
@@ -640,6 +751,25 @@ class Correlator:
                 acts += e in acting
         share = len(inside) / max(1, len(h.entities))
         return (min(share, acts / len(acting)) if acting else share), foreign
+
+    def _could_share(self, c: int, i: int, signs: frozenset[str]) -> bool:
+        """Whether something upstream of both the cause and the part can make the trouble the
+        part shows: the racks of two UPSes going down share the feed behind them, but two
+        nodes reporting GPU XIDs share nothing that breaks GPUs."""
+        both = np.intersect1d(self._upstream_of(c), self._upstream_of(i), assume_unique=True)
+        mech = self.ranker.mechanism
+        return any(
+            (known := mech[int(u)]) is not None and signs <= known
+            for u in both[~self.ranker.grouping[both]]
+        )
+
+    def _upstream_of(self, i: int) -> np.ndarray:
+        known = self._upstream.get(i)
+        if known is None:
+            if len(self._upstream) > UPSTREAM_CACHE:
+                self._upstream.clear()
+            known = self._upstream[i] = self.topo.upstream_indices([self.topo.id_at(i)])
+        return known
 
     def _join_unmapped(self, m: Member) -> Group | None:
         """Alerts that name no known entity group with each other by name, never with
@@ -734,11 +864,14 @@ class Correlator:
     ) -> None:
         """Set what the group's current top cause explains, after a ranking."""
         g.ranked_at = len(g.entities)
+        g.ranks += 1
         if not g.causes:
             g.reach = g.direct = g.taken = None
             return
         cause = g.causes[0].entity
         g.reach, g.direct = known or self._explains(cause)
+        if known is None and cause not in g.entities:
+            self._or_its_siblings(g, cause)
         g.taken = np.zeros(len(self.topo), dtype=bool)
         g.taken[self.ranker.reach_of(self.topo.index(cause)).taken[:-1]] = True  # not itself
         g.took = min(
@@ -752,6 +885,31 @@ class Correlator:
             ),
             default=math.inf,
         )
+
+    def _or_its_siblings(self, g: Group, cause: str) -> None:
+        """A cause suspected only from its container's log (an XID 79 whose PCI address no
+        series or inventory names) may be any of the container's parts of its kind: until one
+        of them shows trouble itself, the incident explains what any of them would (the GPU
+        whose metrics then vanish)."""
+        assert g.reach is not None
+        assert g.direct is not None
+        c = self.topo.index(cause)
+        up = int(self.ranker.container[c])
+        if up < 0 or self.topo.id_at(up) not in g.entities:
+            return
+        logged = any(
+            x.symptom is not None and "device" in x.symptom.signs for x in g.on(self.topo.id_at(up))
+        )
+        if not logged:
+            return
+        kind = self.ranker.kind_code
+        siblings = np.flatnonzero((self.ranker.container == up) & (kind == kind[c]))
+        reach, direct = g.reach.copy(), g.direct.copy()
+        for s in siblings.tolist():
+            r, d = self._explains(self.topo.id_at(s))
+            reach |= r
+            direct |= d
+        g.reach, g.direct = reach, direct
 
     def _explains(self, cause: str) -> tuple[np.ndarray, np.ndarray]:
         """What a cause explains (what it reaches, its container whose logs report it, and
@@ -795,6 +953,26 @@ class Correlator:
     def incident(self, incident_id: str) -> Incident | None:
         n = int(incident_id.removeprefix("inc-"))
         return next((i for i in self.incidents() if i.id == f"inc-{n}"), None)
+
+
+@dataclass
+class Acts:
+    """What a group's cause shows on what it reaches itself, kept up as members join and
+    resolve, for one ranking (`ranks`) and one set of members (`epoch`)."""
+
+    ranks: int
+    epoch: int
+    seen: int = 0  # members (in joining order) counted
+    live: set[str] = field(default_factory=set)  # of those, the ones still firing
+    done: float = -math.inf  # when the latest of the others began or ended
+    shown: set[str] = field(default_factory=set)  # the kinds of trouble they show
+
+    def valid_for(self, g: Group) -> bool:
+        return self.ranks == g.ranks and self.epoch == g.epoch
+
+
+def _llr(g: Group) -> float:
+    return g.causes[0].llr if g.causes else -math.inf
 
 
 def correlate(

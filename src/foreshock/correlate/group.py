@@ -8,7 +8,7 @@ rarely enough that a 10,000-alert storm is ranked about fourteen times, not 10,0
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -55,6 +55,10 @@ class Group:
     extra_name: str = ""  # for incidents of unmapped alerts: the alert name they share
     hot: set[str] = field(default_factory=set)  # entities that showed heat
     grown: int = 0  # bumps whenever an entity joins: what is worked out from `entities` keys on it
+    ranks: int = 0  # bumps whenever what the top cause explains is set
+    epoch: int = 0  # bumps whenever the members are cleared
+    order: list[str] = field(default_factory=list)  # members' keys, as they joined
+    keys_at: dict[str, list[str]] = field(default_factory=dict)  # entity → its members' keys
 
     @property
     def open(self) -> bool:
@@ -69,7 +73,27 @@ class Group:
     def symptoms(self) -> list[Symptom]:
         return [m.symptom for m in self.members.values() if m.symptom is not None]
 
+    def on(self, entity: str) -> list[Member]:
+        """The members on one entity."""
+        return [self.members[k] for k in self.keys_at.get(entity, ())]
+
+    def resolve(self, key: str, end: float | None) -> Member:
+        """Set a member's end; returns it as it was."""
+        old = self.members[key]
+        self.members[key] = replace(old, end=end)
+        self.changed = True
+        return old
+
+    def clear(self) -> None:
+        self.members, self.keys_at, self.order = {}, {}, []
+        self.entities, self.hot = set(), set()
+        self.epoch += 1
+
     def add(self, member: Member) -> None:
+        if member.key not in self.members:
+            self.order.append(member.key)
+            if member.entity is not None:
+                self.keys_at.setdefault(member.entity, []).append(member.key)
         self.members[member.key] = member
         self.last = max(self.last, member.start)
         self.start = min(self.start, member.start)

@@ -11,7 +11,9 @@ after the onset. Two kinds of firing are nobody's in particular: a wait (an aler
 only a stall: `NCCLWatchdogTimeout`, `JobStalled`), because a synchronous job stalls for any
 fault of any of its members, so when two faults reach one job its waits could be either's; and
 an alert that names no kind of trouble at all (a clock skew, a disk filling up), which the
-background of any fleet raises on parts that faults also happen to reach. An incident *merges*
+background of any fleet raises on parts that faults also happen to reach. A host's kernel log
+reports the XIDs of the GPUs it contains, so an alert of device trouble on the root's container
+(`NodeKernelXid` on the node of a failing GPU) is also the fault's. An incident *merges*
 two faults when it holds firings that are symptoms of one fault only, for two faults.
 """
 
@@ -57,14 +59,21 @@ def judge(folder: Path) -> dict[str, Any]:
     spans = []
     for f in truth["faults"]:
         begin = parse_time(f["precursor_start"] or f["start"]) - BEFORE
-        spans.append((f["id"], begin, parse_time(f["start"]) + AFTER, {*f["affected"], f["root"]}))
+        hit = {*f["affected"], f["root"]}
+        logs = {p.id for p in topo.parents(f["root"], "contains")} if f["root"] in topo else set()
+        spans.append((f["id"], begin, parse_time(f["start"]) + AFTER, hit, logs))
     merged = []
     for g in correlator.groups:
         sole: Counter[str] = Counter()
         for m in g.members.values():
             if not m.is_alert or m.symptom is None or not m.symptom.signs - {"stall"}:
                 continue
-            owners = {fid for fid, b, e, hit in spans if m.entity in hit and b <= m.start <= e}
+            device = "device" in m.symptom.signs
+            owners = {
+                fid
+                for fid, b, e, hit, logs in spans
+                if (m.entity in hit or (device and m.entity in logs)) and b <= m.start <= e
+            }
             if len(owners) == 1:
                 sole[owners.pop()] += 1
         if len(sole) > 1:
