@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from foreshock.diagnose.rank import Symptom, rank_causes, ranker_for
@@ -275,3 +276,43 @@ def test_alerts_that_name_no_trouble_are_not_pinned_on_a_cooling_unit() -> None:
     score = {c.entity: c.score for c in causes}
     assert score.get("crah", 0.0) < 0.05
     assert causes[0].entity in {"n0", "n1"}
+
+
+def test_parts_of_nodes_down_in_another_incident_do_not_speak_against_their_power(
+    fleet: Topology,
+) -> None:
+    """The UPS goes on battery, then its output drops: PDU 0's racks and nodes alert in this
+    incident, PDU 1's nodes went down into another. Those nodes' GPUs and NICs are silent
+    because their nodes are down, which says nothing against the UPS."""
+    symptoms = [Symptom("ups", 0.0, 1.0, "UPSOutputLoss", _signs("UPSOutputLoss"))]
+    symptoms += [
+        Symptom(f"r0{k}", 5.0, 1.0, "RackPowerLoss", _signs("RackPowerLoss")) for k in (0, 1)
+    ]
+    symptoms += [
+        Symptom(f"r0{k}n{n}", 30.0, 1.0, "NodeDown", _signs("NodeDown"))
+        for k in (0, 1)
+        for n in (0, 1)
+    ]
+    elsewhere = [f"r1{k}n{n}" for k in (0, 1) for n in (0, 1)] + ["r10", "r11"]
+    busy = np.zeros(len(fleet), dtype=bool)
+    busy[[fleet.index(e) for e in elsewhere]] = True
+    monitored = fleet.kind_mask("gpu") | fleet.kind_mask("node") | fleet.kind_mask("nic")
+    ranker = ranker_for(fleet)
+
+    def ups(dark: bool) -> float:
+        causes = ranker.rank(
+            symptoms,
+            monitored,
+            top=10,
+            start=-60.0,
+            now=600.0,
+            busy=busy,
+            dark_elsewhere=busy if dark else None,
+        )
+        return next(c.llr for c in causes if c.entity == "ups")
+
+    assert ups(dark=True) > ups(dark=False)
+    causes = ranker.rank(
+        symptoms, monitored, top=3, start=-60.0, now=600.0, busy=busy, dark_elsewhere=busy
+    )
+    assert causes[0].entity == "ups"

@@ -230,7 +230,7 @@ class Correlator:
         for g in active:
             if g.dead:
                 continue
-            if self._ensure_ranked(g, m.start):
+            if self._ensure_ranked(g, m.start, active):
                 self._absorb(g, active)
             if self._explained(g, m, i) and not self._late(g, m, i):
                 if not waits:
@@ -467,7 +467,7 @@ class Correlator:
                 for x in g.on(m.entity)
             )
             if firing and g.reach is None:
-                self._ensure_ranked(g, m.start)  # it may never have been, alone so long
+                self._ensure_ranked(g, m.start, active)  # it may never have been, alone so long
             if firing and self._explained(g, m, i):
                 return g
         return None
@@ -576,13 +576,20 @@ class Correlator:
                 mask[self._indices(h)] = True
         return mask
 
-    def _hot_elsewhere(self, active: list[Group], but: Group) -> np.ndarray | None:
-        """Entities that showed heat in the other recent incidents (None: none did)."""
-        hot = [self.topo.index(e) for h in active if h is not but for e in h.hot if e in self.topo]
-        if not hot:
+    def _elsewhere(self, active: list[Group], but: Group, what: str) -> np.ndarray | None:
+        """Entities that showed heat (`hot`) or that they are down (`dark`) in the other
+        recent incidents (None: none did)."""
+        ids = [
+            self.topo.index(e)
+            for h in active
+            if h is not but
+            for e in getattr(h, what)
+            if e in self.topo
+        ]
+        if not ids:
             return None
         mask = np.zeros(len(self.topo), dtype=bool)
-        mask[hot] = True
+        mask[ids] = True
         return mask
 
     def _indices(self, h: Group) -> np.ndarray:
@@ -806,10 +813,9 @@ class Correlator:
                 g.add(early)
                 self.by_key[w.key] = g
 
-    def _ensure_ranked(self, g: Group, now: float) -> bool:
+    def _ensure_ranked(self, g: Group, now: float, active: list[Group]) -> bool:
         if not (g.entities and g.needs_ranking()):
             return False
-        active = self._active(now)
         g.causes = self.ranker.rank(
             g.symptoms(),
             self.observable,
@@ -817,7 +823,8 @@ class Correlator:
             start=g.start - 60,
             now=now,
             busy=self._busy(active, g),
-            heat_elsewhere=self._hot_elsewhere(active, g),
+            heat_elsewhere=self._elsewhere(active, g, "hot"),
+            dark_elsewhere=self._elsewhere(active, g, "dark"),
         )
         self._explained_by_top(g)
         return g.reach is not None
@@ -904,6 +911,8 @@ class Correlator:
             return
         kind = self.ranker.kind_code
         siblings = np.flatnonzero((self.ranker.container == up) & (kind == kind[c]))
+        if any(self.topo.id_at(s) in g.entities for s in siblings.tolist()):
+            return  # one of them shows trouble itself: the log is likely about that one
         reach, direct = g.reach.copy(), g.direct.copy()
         for s in siblings.tolist():
             r, d = self._explains(self.topo.id_at(s))

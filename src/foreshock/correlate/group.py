@@ -54,6 +54,7 @@ class Group:
     failed: dict[tuple[str, frozenset[str]], int] = field(default_factory=dict)
     extra_name: str = ""  # for incidents of unmapped alerts: the alert name they share
     hot: set[str] = field(default_factory=set)  # entities that showed heat
+    dark: set[str] = field(default_factory=set)  # entities that showed they are down
     grown: int = 0  # bumps whenever an entity joins: what is worked out from `entities` keys on it
     ranks: int = 0  # bumps whenever what the top cause explains is set
     epoch: int = 0  # bumps whenever the members are cleared
@@ -86,7 +87,7 @@ class Group:
 
     def clear(self) -> None:
         self.members, self.keys_at, self.order = {}, {}, []
-        self.entities, self.hot = set(), set()
+        self.entities, self.hot, self.dark = set(), set(), set()
         self.epoch += 1
 
     def add(self, member: Member) -> None:
@@ -103,6 +104,8 @@ class Group:
             self.entities.add(member.entity)
             if member.symptom is not None and "thermal" in member.symptom.signs:
                 self.hot.add(member.entity)
+            if member.symptom is not None and "down" in member.symptom.signs:
+                self.dark.add(member.entity)
         self.changed = True
 
     def needs_ranking(self) -> bool:

@@ -164,11 +164,13 @@ class CauseRanker:
         busy: np.ndarray | None = None,
         candidates: np.ndarray | None = None,
         heat_elsewhere: np.ndarray | None = None,
+        dark_elsewhere: np.ndarray | None = None,
     ) -> list[Cause]:
         """`now`, when given, is how far the incident has got: silence only counts against a
         cause once what it reaches has had time to show (SETTLE seconds). `busy` marks
         entities with symptoms elsewhere (other open incidents): not quiet, not evidence.
-        `candidates`, when given, are the only causes considered."""
+        `candidates`, when given, are the only causes considered. `heat_elsewhere` and
+        `dark_elsewhere` mark what runs hot and what is down in the other open incidents."""
         topo, n = self.topo, self.n
         first = self._first(symptoms, start)
         if not first:
@@ -206,6 +208,10 @@ class CauseRanker:
         # Only a container that shows it is down excuses its contents' silence: one that
         # merely alerts (a clock skew, a failed service) still reports its parts.
         dark = fresh & down
+        if dark_elsewhere is not None:
+            # A node down in another incident does not report its parts either: their
+            # silence is that node's, not evidence against what would have taken them too.
+            dark = dark | dark_elsewhere
         t_fresh = float(when[fresh].min()) if fresh.any() else t0
         t_last = float(when[fresh].max()) if fresh.any() else t0
         if candidates is None:

@@ -6,15 +6,17 @@ their published mix, so that faults overlap in time and share racks, rows and jo
 goes through one correlator, in time order, as the service would see it.
 
 A firing is a symptom of a fault when its entity is one the fault affected (or the fault's
-root) and it began between a minute before the fault's precursor or onset and fifteen minutes
-after the onset. Two kinds of firing are nobody's in particular: a wait (an alert that shows
-only a stall: `NCCLWatchdogTimeout`, `JobStalled`), because a synchronous job stalls for any
-fault of any of its members, so when two faults reach one job its waits could be either's; and
-an alert that names no kind of trouble at all (a clock skew, a disk filling up), which the
-background of any fleet raises on parts that faults also happen to reach. A host's kernel log
-reports the XIDs of the GPUs it contains, so an alert of device trouble on the root's container
-(`NodeKernelXid` on the node of a failing GPU) is also the fault's. An incident *merges*
-two faults when it holds firings that are symptoms of one fault only, for two faults.
+root) and it began between a minute before the fault's precursor or onset and the end of the
+fault (at least fifteen minutes after the onset): a part a fault reaches shows it for as long
+as the fault lasts (a GPU that throttles an hour into its cooling unit's outage). Two kinds of
+firing are nobody's in particular: a wait (an alert that shows only a stall:
+`NCCLWatchdogTimeout`, `JobStalled`), because a synchronous job stalls for any fault of any of
+its members, so when two faults reach one job its waits could be either's; and an alert that
+names no kind of trouble at all (a clock skew, a disk filling up), which the background of any
+fleet raises on parts that faults also happen to reach. A host's kernel log reports the XIDs of
+the GPUs it contains, so an alert of device trouble on the root's container (`NodeKernelXid` on
+the node of a failing GPU) is also the fault's. An incident *merges* two faults when it holds
+firings that are symptoms of one fault only, for two faults.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from foreshock.sim.timefmt import parse_time
 from foreshock.topology import load_topology
 
 BEFORE = 60.0  # a symptom may begin this long before the fault's precursor or onset
-AFTER = 900.0  # and this long after the onset
+AFTER = 900.0  # and until the fault ends, or at least this long after the onset
 
 
 def scenario_for(n: int, seed: int = 0, gpus: int = 512, faults: int = 10) -> Scenario:
@@ -61,7 +63,8 @@ def judge(folder: Path) -> dict[str, Any]:
         begin = parse_time(f["precursor_start"] or f["start"]) - BEFORE
         hit = {*f["affected"], f["root"]}
         logs = {p.id for p in topo.parents(f["root"], "contains")} if f["root"] in topo else set()
-        spans.append((f["id"], begin, parse_time(f["start"]) + AFTER, hit, logs))
+        until = max(parse_time(f["start"]) + AFTER, parse_time(f["end"]))
+        spans.append((f["id"], begin, until, hit, logs))
     merged = []
     for g in correlator.groups:
         sole: Counter[str] = Counter()
