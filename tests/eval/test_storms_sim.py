@@ -8,6 +8,8 @@ from pathlib import Path
 from foreshock.eval.storms_sim import evaluate_storms_sim, judge, scenario_for
 from foreshock.sim.fleet import FleetShape
 from foreshock.sim.scenario import Scenario, simulate
+from foreshock.sim.timefmt import parse_time
+from foreshock.topology import load_topology
 
 
 def test_scenarios_alternate_shapes_and_carry_many_faults() -> None:
@@ -66,5 +68,44 @@ def test_a_nodes_log_of_its_gpus_xid_is_that_gpus_fault(tmp_path: Path) -> None:
     logged = [a for a in raw if a["labels"].get("alertname") == "NodeKernelXid"]
     assert logged  # the node's log reported the XIDs
     truth["faults"].append({**fault, "id": "fault-b", "root": "elsewhere", "affected": [node]})
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    assert judge(tmp_path)["merged"] == []
+
+
+def test_a_part_shows_its_fault_for_as_long_as_the_fault_lasts(tmp_path: Path) -> None:
+    """A cooling unit fails and its GPUs run hot for over an hour. Told that another fault hit
+    one of those GPUs half an hour in, the judge must not count that GPU's heat as the other
+    fault's alone: the cooling unit's incident holding it is no merge."""
+    simulate(
+        Scenario(FleetShape(gpus=64, seed=1), hours=2.0, faults=("cdu_flow_loss",), seed=1),
+        tmp_path,
+    )
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    fault = truth["faults"][0]
+    onset, end = parse_time(fault["start"]), parse_time(fault["end"])
+    raw = json.loads((tmp_path / "alerts.json").read_text())
+    hot = [
+        a
+        for a in raw
+        if a["labels"]["alertname"].startswith("GPU")
+        and ("Temperature" in a["labels"]["alertname"] or "Thermal" in a["labels"]["alertname"])
+        and onset + 1800 <= parse_time(a["startsAt"]) <= end - 900
+    ]
+    assert hot  # the unit's GPUs still heat up half an hour in
+    late = hot[0]
+    gpu = load_topology([tmp_path / "topology.json"]).map_labels(late["labels"])
+    assert gpu in fault["affected"]
+    at = late["startsAt"]
+    truth["faults"].append(
+        {
+            **fault,
+            "id": "fault-b",
+            "root": "elsewhere",
+            "affected": [gpu],
+            "precursor_start": None,
+            "start": at,
+            "end": at,
+        }
+    )
     (tmp_path / "truth.json").write_text(json.dumps(truth))
     assert judge(tmp_path)["merged"] == []
