@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from foreshock.correlate import correlate
+from foreshock.correlate import Correlator, correlate
 from foreshock.eval.storms_sim import judge
 from foreshock.eval.storms_sim import scenario_for as storm_scenario
 from foreshock.ingest.alertmanager import parse_any
 from foreshock.model import Alert
 from foreshock.sim.fleet import FleetShape
 from foreshock.sim.scenario import Scenario, simulate
+from foreshock.sim.timefmt import parse_time
 from foreshock.topology import Topology, load_topology
 
 
@@ -91,3 +93,30 @@ def test_a_room_that_warms_for_hours_is_one_incident_about_its_cooling_unit(
     alone = [i for i in incidents if set(i.entities) <= hot and len(i.entities) == 1]
     assert len(about[0].entities) >= 20
     assert len(alone) <= 3
+
+
+def test_alerts_that_fire_then_resolve_as_they_happen_give_the_batch_result(
+    tmp_path: Path,
+) -> None:
+    """The service hears an alert fire, and later resolve; a batch knows both at once. Over a
+    storm of many overlapping faults, fed as firings and resolutions in time order, the
+    incidents are those of the batch."""
+    simulate(storm_scenario(0, seed=3, gpus=128, faults=6), tmp_path)
+    topo = load_topology([tmp_path / "topology.json"])
+    end = json.loads((tmp_path / "truth.json").read_text())["end"]
+    raw = json.loads((tmp_path / "alerts.json").read_text())
+    alerts = parse_any(raw, topo.map_labels, now=parse_time(end))
+    assert sum(a.status == "resolved" for a in alerts) > 20
+    batch = Correlator(topo)
+    batch.feed(alerts)
+    events = [(a.starts_at, 0, replace(a, ends_at=None, status="firing")) for a in alerts]
+    events += [(a.ends_at, 1, a) for a in alerts if a.status == "resolved" and a.ends_at]
+    live = Correlator(topo)
+    for _, _, a in sorted(events, key=lambda e: (e[0], e[1], e[2].fingerprint)):
+        live.feed([a])
+
+    def shape(c: Correlator) -> list[tuple[tuple[str, ...], str]]:
+        return sorted((tuple(sorted(i.alerts)), i.root_causes[0].entity) for i in c.incidents())
+
+    assert len(batch.groups) > 5
+    assert shape(live) == shape(batch)
