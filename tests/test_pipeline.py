@@ -15,6 +15,7 @@ from foreshock.ingest.alertmanager import parse_any
 from foreshock.pipeline import Pipeline
 from foreshock.sim.fleet import FleetShape
 from foreshock.sim.scenario import Scenario, simulate
+from foreshock.sim.timefmt import parse_time
 from foreshock.store.state import StateStore
 from foreshock.topology import load_topology
 
@@ -83,3 +84,24 @@ def _members(store: StateStore, incident_id: int) -> list[str]:
     row = store.incident(incident_id)
     assert row is not None
     return [link.fingerprint for link in row.alerts]
+
+
+def test_the_service_lets_go_of_incidents_nothing_can_join(pdu_loss: Path, tmp_path: Path) -> None:
+    """An XID resolved hours ago can take no alert any more: the worker keeps the incident in
+    the state store only, so months of service do not pile up in memory."""
+    topo = load_topology([pdu_loss / "topology.json"])
+    gpu = next(topo.entities("gpu"))
+    labels = {**gpu.labels, "alertname": "GPUXidError", "severity": "critical", "xid": "48"}
+    old = {"labels": labels, "startsAt": "2026-05-01T00:00:00Z", "endsAt": "2026-05-01T00:05:00Z"}
+    new = {"labels": {**labels, "xid": "79"}, "startsAt": "2026-05-01T06:00:00Z"}
+    with StateStore.open(tmp_path / "state.db") as store:
+        ingest = IngestPipeline(topo, store)
+        stages = Pipeline(ingest)
+        for doc in (old, new):
+            ingest.ingest_alerts(json.dumps([doc]).encode(), "application/json", "api-v2")
+            assert stages.process_pending()
+        assert len(store.incidents()) == 2  # both stay on record
+        held = stages.correlator.incidents()
+        assert len(held) == 1
+        assert held[0].start == parse_time("2026-05-01T06:00:00Z")
+        assert len(stages.rows) == 1

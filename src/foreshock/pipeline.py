@@ -171,7 +171,12 @@ class Pipeline:
                 changed = self.correlator.feed(alerts=item)
             else:
                 raise ValueError(f"unknown pipeline item {kind!r}")
-            return self._persist(changed)
+            out = self._persist(changed)
+            # What no alert can join any more lives on in the state store only: the service
+            # holds what can still change, not months of history.
+            for inc in self.correlator.forget():
+                self.rows.pop(inc.id, None)
+            return out
 
     def _findings(self, findings: list[Finding]) -> list[str]:
         if not findings:

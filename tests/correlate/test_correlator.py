@@ -449,3 +449,26 @@ def test_a_gpu_that_vanishes_after_its_node_logged_xid_79_is_that_incident(
     incidents = correlate(fleet, [log, gone])
     assert len(incidents) == 1
     assert incidents[0].root_causes[0].entity == "r10n0g1"
+
+
+def test_incidents_no_alert_can_join_are_forgotten_and_their_news_ignored(
+    fleet: Topology,
+) -> None:
+    """A GPU's XID resolves; five hours later another GPU errs. The first incident can take
+    nothing any more: the service lets go of it (the state store keeps it). A late copy of
+    its resolution changes nothing; the same alert firing anew is a new incident."""
+    first = alert("GPUXidError", "r00n0g0", 1000.0, end=1300.0, xid="48")
+    later = alert("GPUXidError", "r11n1g1", 1000.0 + 5 * 3600, xid="48")
+    c = Correlator(fleet)
+    c.feed([first])
+    assert c.forget() == []  # nothing newer yet: it could still flap back
+    c.feed([later])
+    gone = c.forget()
+    assert [i.alerts for i in gone] == [(first.fingerprint,)]
+    assert [i.alerts for i in c.incidents()] == [(later.fingerprint,)]
+    assert c.feed([first]) == []  # a late copy of the old resolution
+    assert len(c.incidents()) == 1
+    anew = alert("GPUXidError", "r00n0g0", 1000.0 + 6 * 3600, xid="48")
+    assert anew.fingerprint == first.fingerprint
+    assert len(c.feed([anew])) == 1
+    assert len(c.incidents()) == 2

@@ -120,3 +120,25 @@ def test_alerts_that_fire_then_resolve_as_they_happen_give_the_batch_result(
 
     assert len(batch.groups) > 5
     assert shape(live) == shape(batch)
+
+
+def test_forgetting_what_no_alert_can_join_changes_no_incident(tmp_path: Path) -> None:
+    """A service that lets go of incidents as soon as nothing can join them ends with the
+    incidents of a batch that kept everything."""
+    scenario = Scenario(FleetShape(gpus=64, seed=5), hours=12.0, fault_count=6, seed=5)
+    simulate(scenario, tmp_path)
+    topo = load_topology([tmp_path / "topology.json"])
+    end = json.loads((tmp_path / "truth.json").read_text())["end"]
+    alerts = parse_any(
+        json.loads((tmp_path / "alerts.json").read_text()), topo.map_labels, now=parse_time(end)
+    )
+    batch = Correlator(topo)
+    batch.feed(alerts)
+    live = Correlator(topo)
+    forgotten = []
+    for a in sorted(alerts, key=lambda a: (a.starts_at, a.fingerprint)):
+        live.feed([a])
+        forgotten += live.forget()
+    assert forgotten  # twelve hours: the first incidents were let go
+    kept = sorted(i.alerts for i in [*forgotten, *live.incidents()])
+    assert kept == sorted(i.alerts for i in batch.incidents())

@@ -25,6 +25,7 @@ from dataclasses import replace
 from foreshock.correlate.group import Group, Member
 from foreshock.correlate.joins import Joining
 from foreshock.correlate.render import render
+from foreshock.correlate.state import FLAP
 from foreshock.diagnose.rank import Symptom
 from foreshock.diagnose.signs import alert_signs, classify
 from foreshock.diagnose.symptoms import GENERIC_DETECTORS, LOOKBACK, SEVERITY, WEIGHT
@@ -110,6 +111,11 @@ class Correlator(Joining):
     # --- placement ----------------------------------------------------------------------
 
     def _place(self, m: Member) -> Group | None:
+        self.latest = max(self.latest, m.start)  # not its end: a batch knows ends to come
+        if m.key in self._gone:
+            if m.start <= self._gone[m.key]:
+                return None  # news of an occurrence whose incident was forgotten
+            del self._gone[m.key]
         known = self.by_key.get(m.key)
         if known is not None:
             old = known.members[m.key]
@@ -271,6 +277,33 @@ class Correlator(Joining):
                 g.changed = False
             out.append(self._built[g.number])
         return out
+
+    def forget(self) -> list[Incident]:
+        """Let go of the incidents no alert can join any more, and return them as they
+        stand: all resolved more than FLAP before the latest alert, which is longer than any
+        rule looks back. A service that runs for months keeps only what can still change (the
+        state store keeps the rest); a batch never needs to call this."""
+        horizon = self.latest - FLAP
+        old = [
+            g
+            for g in self.groups
+            if g.last < horizon and (end := g.end) is not None and end < horizon
+        ]
+        if not old:
+            return []
+        done = {g.number for g in old}
+        shown = [i for i in self.incidents() if int(i.id.removeprefix("inc-")) in done]
+        for g in old:
+            for key, member in g.members.items():
+                if self.by_key.get(key) is g:
+                    del self.by_key[key]
+                    self._gone[key] = member.end if member.end is not None else member.start
+            self.groups.remove(g)
+            for kept in (self._built, self._rendered, self._where, self._acted):
+                kept.pop(g.number, None)
+        # Occurrences forgotten for as long again cannot be news any more.
+        self._gone = {k: t for k, t in self._gone.items() if t >= horizon - FLAP}
+        return shown
 
     def incident(self, incident_id: str) -> Incident | None:
         n = int(incident_id.removeprefix("inc-"))
