@@ -67,6 +67,8 @@ class Absorbing(Explaining):
         self._built.pop(h.number, None)
         self._where.pop(h.number, None)
         self._acted.pop(h.number, None)
+        for what in ("hot", "dark"):
+            self._marks.pop((h.number, what), None)
 
     def _keep_only(self, h: Group, stay: dict[str, Member]) -> None:
         """A group the absorbing cause left some members of keeps them and looks for

@@ -301,6 +301,8 @@ class Correlator(Joining):
             self.groups.remove(g)
             for kept in (self._built, self._rendered, self._where, self._acted):
                 kept.pop(g.number, None)
+            for what in ("hot", "dark"):
+                self._marks.pop((g.number, what), None)
         # Occurrences forgotten for as long again cannot be news any more.
         self._gone = {k: t for k, t in self._gone.items() if t >= horizon - FLAP}
         return shown

@@ -275,18 +275,25 @@ class Explaining(State):
     def _elsewhere(self, active: list[Group], but: Group, what: str) -> np.ndarray | None:
         """Entities that showed heat (`hot`) or that they are down (`dark`) in the other
         recent incidents (None: none did)."""
-        ids = [
-            self.topo.index(e)
-            for h in active
-            if h is not but
-            for e in getattr(h, what)
-            if e in self.topo
-        ]
-        if not ids:
+        parts = [self._marked(h, what) for h in active if h is not but]
+        parts = [p for p in parts if p.size]
+        if not parts:
             return None
         mask = np.zeros(len(self.topo), dtype=bool)
-        mask[ids] = True
+        for p in parts:
+            mask[p] = True
         return mask
+
+    def _marked(self, h: Group, what: str) -> np.ndarray:
+        """The indices of a group's `hot` or `dark` entities, worked out again only when the
+        set has changed (it only grows, until the group is cleared)."""
+        marked: set[str] = getattr(h, what)
+        key = (h.number, what)
+        known = self._marks.get(key)
+        if known is None or known[0] != (h.epoch, len(marked)):
+            ids = np.array([self.topo.index(e) for e in marked if e in self.topo], dtype=np.int64)
+            known = self._marks[key] = ((h.epoch, len(marked)), ids)
+        return known[1]
 
     def _indices(self, h: Group) -> np.ndarray:
         """The group's entities in the topology, as indices (worked out again only when an

@@ -35,7 +35,7 @@ class Member:
         return self.fingerprint or self.key
 
 
-@dataclass
+@dataclass(eq=False)  # one incident is itself: comparing two field by field is needless work
 class Group:
     number: int
     start: float

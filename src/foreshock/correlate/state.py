@@ -59,6 +59,8 @@ class State:
         self._where: dict[int, tuple[int, np.ndarray]] = {}  # group → (grown, entity indices)
         self._upstream: dict[int, np.ndarray] = {}  # entity → what could reach it
         self._acted: dict[int, Acts] = {}  # group → what its cause shows itself, as it grows
+        # (group, "hot" or "dark") → (the set's epoch and size, its entities' indices)
+        self._marks: dict[tuple[int, str], tuple[tuple[int, int], np.ndarray]] = {}
         self.latest = -math.inf  # when the latest alert or finding began
         # Keys of occurrences whose incident was forgotten → when they ended.
         self._gone: dict[str, float] = {}

@@ -235,11 +235,16 @@ class CauseRanker:
         foretold: set[int] = set()  # candidates whose warning came true
         heat = signs.get("thermal")
         shape: dict[int, int] = {}  # candidate → a hash of what it reaches
+        # What fits a kind of fault depends only on its mechanism: worked out once per kind.
+        fits_for: dict[tuple[frozenset[str] | None, bool], np.ndarray] = {}
+        taken_mask = np.zeros(
+            n, dtype=bool
+        )  # what a candidate takes, set and cleared per candidate
+        gone = np.zeros(n, dtype=bool)  # of that, what shows it is down
         for c in candidates.tolist():
             g_deg, m_deg = (g_delayed, m_delayed) if self.delayed[c] else (g_degraded, m_degraded)
             reach, taken, spread = self.reach_of(c)
-            taken_mask = np.zeros(n, dtype=bool)
-            taken_mask[taken] = True
+            taken_mask[taken] = True  # cleared again below: a fleet-sized mask per candidate
             degraded = reach[~taken_mask[reach]]
             hit_total = taken[sym[taken]]
             mech = self.mechanism[c]
@@ -296,14 +301,21 @@ class CauseRanker:
             slow = np.union1d(slow, alive)
             # What does not look like what this cause does (outages below a CDU, temperatures
             # below a PDU) counts for less.
-            fits = self._fits(c, known, signs)
-            w = np.where(fits, weight, MISFIT * weight)
-            w[c] = weight[c]
-            ll = g_total * float(w[hit_total].sum()) - (g_total - g_deg) * float(w[slow].sum())
+            kind_of_fault = (self.mechanism[c], bool(self.delayed[c]))
+            fits = fits_for.get(kind_of_fault)
+            if fits is None:
+                fits = fits_for[kind_of_fault] = self._fits(c, known, signs)
+
+            def w_sum(idx: np.ndarray, fits: np.ndarray = fits, c: int = c) -> float:
+                # The weights of what it reaches, a misfit's cut; its own in full.
+                w = weight[idx] * np.where(fits[idx] | (idx == c), 1.0, MISFIT)
+                return float(w.sum())
+
+            ll = g_total * w_sum(hit_total) - (g_total - g_deg) * w_sum(slow)
             # A stall explains only what looks like waiting: a member that is down, hot or
             # erroring has a cause of its own.
             stall_w = np.where(known[hit_job], MISFIT, 1.0) * weight[hit_job]
-            ll += g_deg * float(w[hit_deg].sum()) + g_job * float(stall_w.sum())
+            ll += g_deg * w_sum(hit_deg) + g_job * float(stall_w.sum())
             if (
                 heat_elsewhere is not None
                 and self.delayed[c]
@@ -315,7 +327,9 @@ class CauseRanker:
                 ll += g_deg * ELSEWHERE * int(heat_elsewhere[degraded].sum())
             # A part the hypothesis takes down and that shows it (a node that is down) does not
             # report its contents: their silence is expected, not evidence against it.
-            gone = dark & taken_mask
+            taken_mask[taken] = False
+            went = taken[dark[taken]]
+            gone[went] = True
             silent_total = self._silent(taken, quiet, gone)
             # What only degrades what it reaches is judged by the parts that could show it: a
             # NIC has no thermometer, so a warming room leaves it quiet whatever happened.
@@ -327,6 +341,7 @@ class CauseRanker:
                 silent_deg = self._silent(degraded, quiet_for[shown], gone)
             else:
                 silent_deg = self._silent(degraded, quiet, gone)
+            gone[went] = False
             # An outage (something taken shows it is down) takes all it reaches; a cause that
             # only degrades leaves much of it quiet.
             outage = bool((down | ~known)[hit_total].any())  # unknown signs: assume the worst
