@@ -472,3 +472,19 @@ def test_incidents_no_alert_can_join_are_forgotten_and_their_news_ignored(
     assert anew.fingerprint == first.fingerprint
     assert len(c.feed([anew])) == 1
     assert len(c.incidents()) == 2
+
+
+def test_late_news_of_a_later_firing_of_a_forgotten_incident_is_ignored(
+    fleet: Topology,
+) -> None:
+    """An alert fires, resolves, fires again and resolves within one incident; hours later
+    that incident is let go. A late copy of the second firing's resolution is old news too."""
+    once = alert("IBSymbolErrors", "r10n0nic", 1000.0, end=1300.0, severity="warning")
+    twice = alert("IBSymbolErrors", "r10n0nic", 2000.0, end=2300.0, severity="warning")
+    c = Correlator(fleet)
+    c.feed([once, twice])
+    assert len(c.incidents()) == 1
+    c.feed([alert("GPUXidError", "r11n1g1", 1000.0 + 6 * 3600, xid="48")])
+    assert len(c.forget()) == 1
+    assert c.feed([twice]) == []
+    assert len(c.incidents()) == 1

@@ -112,6 +112,8 @@ class Correlator(Joining):
 
     def _place(self, m: Member) -> Group | None:
         self.latest = max(self.latest, m.start)  # not its end: a batch knows ends to come
+        if f"{m.key}@{m.start:.0f}" in self._gone:
+            return None  # news of a later firing whose incident was forgotten
         if m.key in self._gone:
             if m.start <= self._gone[m.key]:
                 return None  # news of an occurrence whose incident was forgotten
