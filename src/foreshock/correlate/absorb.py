@@ -63,12 +63,7 @@ class Absorbing(Explaining):
         h.clear()
         h.dead = True
         self.merged[f"inc-{h.number}"] = f"inc-{into.number}"
-        self.groups.remove(h)
-        self._built.pop(h.number, None)
-        self._where.pop(h.number, None)
-        self._acted.pop(h.number, None)
-        for what in ("hot", "dark"):
-            self._marks.pop((h.number, what), None)
+        self._let_go(h)
 
     def _keep_only(self, h: Group, stay: dict[str, Member]) -> None:
         """A group the absorbing cause left some members of keeps them and looks for
@@ -122,8 +117,7 @@ class Absorbing(Explaining):
                 continue
             first[m.entity] = min(first.get(m.entity, m.start), m.start)
             if m.symptom is None or m.symptom.signs != {"stall"}:
-                own = m.symptom.signs - {"stall"} if m.symptom is not None else frozenset()
-                acting[m.entity] = acting.get(m.entity, frozenset()) | own
+                acting[m.entity] = acting.get(m.entity, frozenset()) | m.trouble
         c = self.topo.index(g.causes[0].entity)
         mech, delayed = self._within(c), bool(self.ranker.delayed[c])
         hot = {e: frozenset({"thermal"}) if e in h.hot else frozenset() for e in acting}

@@ -300,11 +300,7 @@ class Correlator(Joining):
                 if self.by_key.get(key) is g:
                     del self.by_key[key]
                     self._gone[key] = member.end if member.end is not None else member.start
-            self.groups.remove(g)
-            for kept in (self._built, self._rendered, self._where, self._acted):
-                kept.pop(g.number, None)
-            for what in ("hot", "dark"):
-                self._marks.pop((g.number, what), None)
+            self._let_go(g)
         # Occurrences forgotten for as long again cannot be news any more.
         self._gone = {k: t for k, t in self._gone.items() if t >= horizon - FLAP}
         return shown

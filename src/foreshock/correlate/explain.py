@@ -52,7 +52,7 @@ class Explaining(State):
         its own (a CDU's GPUs that throttle in a job a leaf switch stalled)."""
         if g.reach is None or not g.reach[i] or not g.causes:
             return False
-        signs = m.symptom.signs - {"stall"} if m.symptom is not None else frozenset()
+        signs = m.trouble
         if not signs:
             return True
         if g.direct is None or not g.direct[i]:
@@ -157,7 +157,7 @@ class Explaining(State):
         as joining an incident asks (step 3): two NICs' error counters in one row are not
         that row's cooling unit failing, although it reaches both, nor is a link that drops
         there without having run hot."""
-        signs = m.symptom.signs - {"stall"} if m.symptom is not None else frozenset()
+        signs = m.trouble
         c = self.topo.index(cause)
         within = self._within(c)
         if signs and within is not None and not signs & within:
@@ -177,7 +177,7 @@ class Explaining(State):
     def _witness(self, g: Group, m: Member) -> bool:
         """Whether a member shows what its cause does (a node down under a lost feed), not
         only that it is in the incident (a disk filling up, a wait)."""
-        signs = m.symptom.signs - {"stall"} if m.symptom is not None else frozenset()
+        signs = m.trouble
         mech = self.ranker.mechanism[self.topo.index(g.causes[0].entity)]
         return bool(signs) and (mech is None or bool(signs & mech))
 
@@ -192,7 +192,7 @@ class Explaining(State):
     def _same_trouble(g: Group, m: Member) -> bool:
         """Whether the member shows what the incident already showed on its entity (or names
         no kind of trouble)."""
-        signs = m.symptom.signs - {"stall"} if m.symptom is not None else frozenset()
+        signs = m.trouble
         return not signs or any(
             x.symptom is not None and x.symptom.signs & signs for x in g.on(m.entity or "")
         )
@@ -215,8 +215,7 @@ class Explaining(State):
         for key in g.order[acts.seen :]:
             x = g.members[key]
             if self._qualifies(g, x):
-                assert x.symptom is not None
-                acts.shown |= x.symptom.signs - {"stall"}
+                acts.shown |= x.trouble
                 if x.end is None:
                     acts.live.add(key)
                 else:
@@ -228,8 +227,7 @@ class Explaining(State):
         """Whether a member shows more than a wait on what the group's cause reaches itself."""
         return (
             g.direct is not None
-            and x.symptom is not None
-            and bool(x.symptom.signs - {"stall"})
+            and bool(x.trouble)
             and x.entity is not None
             and x.entity in self.topo
             and bool(g.direct[self.topo.index(x.entity)])
@@ -269,7 +267,7 @@ class Explaining(State):
         mask = np.zeros(len(self.topo), dtype=bool)
         for h in active:
             if h is not but:
-                mask[self._indices(h)] = True
+                mask[self._marked(h, "entities")] = True
         return mask
 
     def _elsewhere(self, active: list[Group], but: Group, what: str) -> np.ndarray | None:
@@ -285,21 +283,12 @@ class Explaining(State):
         return mask
 
     def _marked(self, h: Group, what: str) -> np.ndarray:
-        """The indices of a group's `hot` or `dark` entities, worked out again only when the
-        set has changed (it only grows, until the group is cleared)."""
+        """The indices of a group's `entities`, or of those `hot` or `dark`, worked out again
+        only when the set has changed (it only grows, until the group is cleared)."""
         marked: set[str] = getattr(h, what)
         key = (h.number, what)
         known = self._marks.get(key)
         if known is None or known[0] != (h.epoch, len(marked)):
             ids = np.array([self.topo.index(e) for e in marked if e in self.topo], dtype=np.int64)
             known = self._marks[key] = ((h.epoch, len(marked)), ids)
-        return known[1]
-
-    def _indices(self, h: Group) -> np.ndarray:
-        """The group's entities in the topology, as indices (worked out again only when an
-        entity joined it)."""
-        known = self._where.get(h.number)
-        if known is None or known[0] != h.grown:
-            ids = [self.topo.index(e) for e in h.entities if e in self.topo]
-            known = self._where[h.number] = (h.grown, np.array(ids, dtype=np.int64))
         return known[1]

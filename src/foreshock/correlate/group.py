@@ -30,6 +30,12 @@ class Member:
     fingerprint: str = ""  # the alert's, where the key names one of its occurrences
 
     @property
+    def trouble(self) -> frozenset[str]:
+        """The kinds of trouble it shows besides waiting (empty: it only waits, or names no
+        kind of trouble)."""
+        return self.symptom.signs - {"stall"} if self.symptom is not None else frozenset()
+
+    @property
     def ident(self) -> str:
         """What the incident lists: the alert's fingerprint, or the finding's key."""
         return self.fingerprint or self.key
@@ -55,7 +61,6 @@ class Group:
     extra_name: str = ""  # for incidents of unmapped alerts: the alert name they share
     hot: set[str] = field(default_factory=set)  # entities that showed heat
     dark: set[str] = field(default_factory=set)  # entities that showed they are down
-    grown: int = 0  # bumps whenever an entity joins: what is worked out from `entities` keys on it
     ranks: int = 0  # bumps whenever what the top cause explains is set
     epoch: int = 0  # bumps whenever the members are cleared
     order: list[str] = field(default_factory=list)  # members' keys, as they joined
@@ -99,8 +104,6 @@ class Group:
         self.last = max(self.last, member.start)
         self.start = min(self.start, member.start)
         if member.entity is not None:
-            if member.entity not in self.entities:
-                self.grown += 1
             self.entities.add(member.entity)
             if member.symptom is not None and "thermal" in member.symptom.signs:
                 self.hot.add(member.entity)

@@ -16,7 +16,7 @@ class Joining(Absorbing):
         """The incident of an alert's previous occurrence, for an alert that fired again while
         that incident's cause still explains what it shows (a GPU that stays hot while its
         CDU is down). A wait is not: a job stalls anew for each fault that stalls it."""
-        if not m.fingerprint or m.symptom is None or not (m.symptom.signs - {"stall"}):
+        if not m.fingerprint or not m.trouble:
             return None
         g = self.by_key.get(m.fingerprint)
         if g is None or g.dead:
@@ -54,7 +54,7 @@ class Joining(Absorbing):
         correctable-error warning has fired for an hour and now reports XID 48 is one problem,
         not two incidents; the same GPU running hot is another. A wait does not keep a part in
         an incident (a job stalls anew for each fault)."""
-        signs = m.symptom.signs - {"stall"} if m.symptom is not None else frozenset()
+        signs = m.trouble
         if m.entity is None or not signs:
             return None
         for g in reversed(self.groups):

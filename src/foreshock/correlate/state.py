@@ -56,10 +56,9 @@ class State:
         self._rendered: dict[int, int] = {}  # group → the version it was rendered with
         # Predictions that joined no incident: the precursors of an incident yet to come.
         self._forewarned: list[Member] = []
-        self._where: dict[int, tuple[int, np.ndarray]] = {}  # group → (grown, entity indices)
         self._upstream: dict[int, np.ndarray] = {}  # entity → what could reach it
         self._acted: dict[int, Acts] = {}  # group → what its cause shows itself, as it grows
-        # (group, "hot" or "dark") → (the set's epoch and size, its entities' indices)
+        # (group, "entities", "hot" or "dark") → (the set's epoch and size, their indices)
         self._marks: dict[tuple[int, str], tuple[tuple[int, int], np.ndarray]] = {}
         self.latest = -math.inf  # when the latest alert or finding began
         # Keys of occurrences whose incident was forgotten → when they ended.
@@ -75,3 +74,11 @@ class State:
             if end is None or end >= t - self.reopen:
                 out.append(g)
         return out
+
+    def _let_go(self, g: Group) -> None:
+        """Drop a group from those being built, and all that is kept worked out for it."""
+        self.groups.remove(g)
+        for kept in (self._built, self._rendered, self._acted):
+            kept.pop(g.number, None)
+        for what in ("entities", "hot", "dark"):
+            self._marks.pop((g.number, what), None)
