@@ -235,16 +235,22 @@ class CauseRanker:
         foretold: set[int] = set()  # candidates whose warning came true
         heat = signs.get("thermal")
         shape: dict[int, int] = {}  # candidate → a hash of what it reaches
-        # What fits a kind of fault depends only on its mechanism: worked out once per kind.
-        fits_for: dict[tuple[frozenset[str] | None, bool], np.ndarray] = {}
-        taken_mask = np.zeros(
-            n, dtype=bool
-        )  # what a candidate takes, set and cleared per candidate
-        gone = np.zeros(n, dtype=bool)  # of that, what shows it is down
+        # What fits a kind of fault depends only on its mechanism: worked out once per kind,
+        # as the share of its weight each symptom keeps (a misfit's cut).
+        scale_for: dict[tuple[frozenset[str] | None, bool], np.ndarray] = {}
+
+        def weighed(at: np.ndarray, scale: np.ndarray, c: int) -> float:
+            # The candidate's own symptoms count in full, whatever kind of trouble they show.
+            return float((weight[at] * np.where(at == c, 1.0, scale[at])).sum())
+
+        # What a candidate takes, and of that what shows it is down: one mask each, set and
+        # cleared again per candidate rather than allocated per candidate.
+        taken_mask = np.zeros(n, dtype=bool)
+        gone = np.zeros(n, dtype=bool)
         for c in candidates.tolist():
             g_deg, m_deg = (g_delayed, m_delayed) if self.delayed[c] else (g_degraded, m_degraded)
             reach, taken, spread = self.reach_of(c)
-            taken_mask[taken] = True  # cleared again below: a fleet-sized mask per candidate
+            taken_mask[taken] = True  # cleared again once `gone` is known
             degraded = reach[~taken_mask[reach]]
             hit_total = taken[sym[taken]]
             mech = self.mechanism[c]
@@ -302,20 +308,16 @@ class CauseRanker:
             # What does not look like what this cause does (outages below a CDU, temperatures
             # below a PDU) counts for less.
             kind_of_fault = (self.mechanism[c], bool(self.delayed[c]))
-            fits = fits_for.get(kind_of_fault)
-            if fits is None:
-                fits = fits_for[kind_of_fault] = self._fits(c, known, signs)
-
-            def w_sum(idx: np.ndarray, fits: np.ndarray = fits, c: int = c) -> float:
-                # The weights of what it reaches, a misfit's cut; its own in full.
-                w = weight[idx] * np.where(fits[idx] | (idx == c), 1.0, MISFIT)
-                return float(w.sum())
-
-            ll = g_total * w_sum(hit_total) - (g_total - g_deg) * w_sum(slow)
+            scale = scale_for.get(kind_of_fault)
+            if scale is None:
+                fits = self._fits(c, known, signs)
+                scale = scale_for[kind_of_fault] = np.where(fits, 1.0, MISFIT)
+            ll = g_total * weighed(hit_total, scale, c)
+            ll -= (g_total - g_deg) * weighed(slow, scale, c)
             # A stall explains only what looks like waiting: a member that is down, hot or
             # erroring has a cause of its own.
             stall_w = np.where(known[hit_job], MISFIT, 1.0) * weight[hit_job]
-            ll += g_deg * w_sum(hit_deg) + g_job * float(stall_w.sum())
+            ll += g_deg * weighed(hit_deg, scale, c) + g_job * float(stall_w.sum())
             if (
                 heat_elsewhere is not None
                 and self.delayed[c]
