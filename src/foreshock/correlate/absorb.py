@@ -87,7 +87,7 @@ class Absorbing(Explaining):
             if m.entity is not None
             and m.entity in self.topo
             and m.symptom is not None
-            and m.symptom.signs != {"stall"}
+            and not m.waits
             and g.direct[self.topo.index(m.entity)]
         ]
         return min(times, default=g.start)
@@ -116,7 +116,7 @@ class Absorbing(Explaining):
             if m.entity is None or m.entity not in self.topo:
                 continue
             first[m.entity] = min(first.get(m.entity, m.start), m.start)
-            if m.symptom is None or m.symptom.signs != {"stall"}:
+            if not m.waits:
                 acting[m.entity] = acting.get(m.entity, frozenset()) | m.trouble
         c = self.topo.index(g.causes[0].entity)
         mech, delayed = self._within(c), bool(self.ranker.delayed[c])

@@ -155,13 +155,7 @@ class Correlator(Joining):
             return None
         was = g.resolve(m.key, m.end)
         acts = self._acted.get(g.number)
-        if acts is not None and m.key in acts.live:
-            acts.live.discard(m.key)
-            if m.end is None:
-                acts.live.add(m.key)
-            else:
-                acts.done = max(acts.done, m.end, was.start)
-        elif acts is not None and was.end is not None:
+        if acts is not None and not acts.resolved(was, m.end):
             del self._acted[g.number]  # a counted end moved: count again
         return g
 
@@ -174,7 +168,7 @@ class Correlator(Joining):
             again.add(m)
             return again
         active = self._active(m.start)
-        waits = m.symptom is not None and m.symptom.signs == {"stall"}
+        waits = m.waits
         kept: Group | None = None
         for g in active:
             # An entity already in an incident stays there, unless the incident's cause

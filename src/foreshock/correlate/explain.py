@@ -27,6 +27,15 @@ class Acts:
     def valid_for(self, g: Group) -> bool:
         return self.ranks == g.ranks and self.epoch == g.epoch
 
+    def resolved(self, was: Member, end: float | None) -> bool:
+        """Take a member's new end; False when it cannot be taken in (a counted end moved)."""
+        if was.key in self.live:
+            if end is not None:
+                self.live.discard(was.key)
+                self.done = max(self.done, end, was.start)
+            return True
+        return was.end is None
+
 
 class Explaining(State):
     def _ensure_ranked(self, g: Group, now: float, active: list[Group]) -> bool:

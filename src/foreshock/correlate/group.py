@@ -36,6 +36,11 @@ class Member:
         return self.symptom.signs - {"stall"} if self.symptom is not None else frozenset()
 
     @property
+    def waits(self) -> bool:
+        """Whether all it shows is that its job waits (an NCCL watchdog, a stalled job)."""
+        return self.symptom is not None and self.symptom.signs == {"stall"}
+
+    @property
     def ident(self) -> str:
         """What the incident lists: the alert's fingerprint, or the finding's key."""
         return self.fingerprint or self.key

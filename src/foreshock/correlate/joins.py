@@ -40,7 +40,7 @@ class Joining(Absorbing):
         g = self.by_key.get(m.fingerprint) if m.fingerprint else None
         if g is None or g.dead:
             return None
-        if m.symptom is not None and m.symptom.signs == {"stall"}:
+        if m.waits:
             return None
         i = self.topo.index(m.entity) if m.entity is not None and m.entity in self.topo else -1
         if i >= 0 and g.taken is not None and g.taken[i]:
