@@ -69,7 +69,7 @@ def judge(folder: Path) -> dict[str, Any]:
     for g in correlator.groups:
         sole: Counter[str] = Counter()
         for m in g.members.values():
-            if not m.is_alert or m.symptom is None or not m.symptom.signs - {"stall"}:
+            if not m.is_alert or m.symptom is None or not m.trouble:
                 continue
             device = "device" in m.symptom.signs
             owners = {
