@@ -488,3 +488,77 @@ def test_late_news_of_a_later_firing_of_a_forgotten_incident_is_ignored(
     assert len(c.forget()) == 1
     assert c.feed([twice]) == []
     assert len(c.incidents()) == 1
+
+
+def rail_row() -> Topology:
+    """A UPS powers and a CDU cools two racks of two nodes, each node with four GPUs and two
+    NICs: NIC 0 of every node on leaf 0, NIC 1 on leaf 1 (a rail-optimised fabric)."""
+    e = [Entity("ups", "ups"), Entity("cdu", "cdu"), Entity("leaf0", "switch")]
+    e.append(Entity("leaf1", "switch"))
+    r = []
+    for k in range(2):
+        e.append(Entity(f"r{k}", "rack"))
+        r += [Relation("ups", f"r{k}", "powers"), Relation("cdu", f"r{k}", "cools")]
+        for n in range(2):
+            node = f"r{k}n{n}"
+            e.append(Entity(node, "node"))
+            r.append(Relation(f"r{k}", node, "contains"))
+            e += [Entity(f"{node}g{g}", "gpu") for g in range(4)]
+            r += [Relation(node, f"{node}g{g}", "contains") for g in range(4)]
+            for p in range(2):
+                e.append(Entity(f"{node}nic{p}", "nic"))
+                r.append(Relation(node, f"{node}nic{p}", "contains"))
+                r.append(Relation(f"leaf{p}", f"{node}nic{p}", "connects"))
+    return Topology(e, r)
+
+
+def test_gpus_that_go_dark_in_racks_running_hot_are_the_cooling_not_a_leaf_dying_then() -> None:
+    """The CDU's flow drops: the racks report low coolant flow, then hot return coolant. Five
+    minutes later half the GPUs shut down one after another, seen only as their metrics
+    vanishing (they heat too fast for a temperature alert's `for`). Amid that wave leaf 1
+    dies: NIC 1 of every node drops its link, in the same scrape as more GPUs vanish. Two
+    incidents: the CDU's (every rack and GPU alert) and the leaf's (the links)."""
+    cooling = [alert("RackLiquidFlowLow", f"r{k}", 1000.0 + 10 * k) for k in range(2)]
+    cooling += [alert("RackReturnTemperatureHigh", f"r{k}", 1100.0) for k in range(2)]
+    gpus = [f"r{k}n{n}g{g}" for g in range(2) for k in range(2) for n in range(2)]
+    cooling += [alert("GPUMetricsAbsent", x, 1400.0 + 10 * (i // 3)) for i, x in enumerate(gpus)]
+    # Their job's collectives time out on every node, which stays up.
+    nodes = [f"r{k}n{n}" for k in range(2) for n in range(2)]
+    cooling += [alert("NCCLWatchdogTimeout", x, 1410.0 + i) for i, x in enumerate(nodes)]
+    links = [alert("IBLinkDown", f"r{k}n{n}nic1", 1420.0) for k in range(2) for n in range(2)]
+    incidents = correlate(rail_row(), [*cooling, *links])
+    by_cause = {i.root_causes[0].entity: set(i.alerts) for i in incidents}
+    assert by_cause == {
+        "cdu": {a.fingerprint for a in cooling},
+        "leaf1": {a.fingerprint for a in links},
+    }
+
+
+def test_a_hot_gpu_in_the_next_row_is_not_pinned_on_a_room_unit_by_a_failed_cdu_s_heat() -> None:
+    """Row A's CDU fails: its racks report low coolant flow, then its GPUs run hot one by one.
+    Row B's GPU then runs hot too. A room unit cools one rack of each row, so row A's heat
+    would make it look like the cause of row B's GPU; but that heat is row A's CDU's doing,
+    already explained. Row B's GPU stays apart, and row A's next hot GPU joins its CDU."""
+    e = [Entity("cdu0", "cdu"), Entity("cdu1", "cdu"), Entity("crah0", "crah")]
+    e.append(Entity("crah1", "crah"))
+    r = []
+    for k in range(4):
+        e.append(Entity(f"r{k}", "rack"))
+        r.append(Relation(f"cdu{k // 2}", f"r{k}", "cools"))
+        r.append(Relation(f"crah{k % 2}", f"r{k}", "cools"))
+        for n in range(2):
+            e.append(Entity(f"r{k}n{n}", "node"))
+            r.append(Relation(f"r{k}", f"r{k}n{n}", "contains"))
+            e += [Entity(f"r{k}n{n}g{g}", "gpu") for g in range(4)]
+            r += [Relation(f"r{k}n{n}", f"r{k}n{n}g{g}", "contains") for g in range(4)]
+    row_a = [alert("RackLiquidFlowLow", f"r{k}", 1000.0) for k in (0, 1)]
+    hot = [f"r{k}n{n}g{g}" for g in range(3) for n in range(2) for k in (0, 1)]
+    row_a += [alert("GPUHighTemperature", x, 1030.0 + 10 * i) for i, x in enumerate(hot)]
+    row_b = alert("GPUHighTemperature", "r2n0g0", 1200.0)
+    later = alert("GPUHighTemperature", "r0n1g3", 1210.0)
+    incidents = correlate(Topology(e, r), [*row_a, row_b, later])
+    b = next(i for i in incidents if row_b.fingerprint in i.alerts)
+    assert b.alerts == (row_b.fingerprint,)
+    a = next(i for i in incidents if later.fingerprint in i.alerts)
+    assert a.root_causes[0].entity == "cdu0"
+    assert set(a.alerts) == {x.fingerprint for x in [*row_a, later]}

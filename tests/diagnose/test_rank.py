@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from foreshock.diagnose.rank import Symptom, rank_causes, ranker_for
+from foreshock.diagnose.rank import (
+    MISFIT,
+    P_BACKGROUND,
+    P_DELAYED,
+    Symptom,
+    rank_causes,
+    ranker_for,
+)
 from foreshock.model import Entity, Relation
 from foreshock.topology import Topology
 
@@ -316,3 +326,78 @@ def test_parts_of_nodes_down_in_another_incident_do_not_speak_against_their_powe
         symptoms, monitored, top=3, start=-60.0, now=600.0, busy=busy, dark_elsewhere=busy
     )
     assert causes[0].entity == "ups"
+
+
+def rail_room() -> Topology:
+    """A UPS powers and a CDU cools two racks of two nodes, each node with four GPUs and two
+    NICs: NIC 0 of every node on leaf 0, NIC 1 on leaf 1 (a rail-optimised fabric)."""
+    e = [Entity("ups", "ups"), Entity("cdu", "cdu"), Entity("leaf0", "switch")]
+    e.append(Entity("leaf1", "switch"))
+    r = []
+    for k in range(2):
+        e.append(Entity(f"r{k}", "rack"))
+        r += [Relation("ups", f"r{k}", "powers"), Relation("cdu", f"r{k}", "cools")]
+        for n in range(2):
+            node = f"r{k}n{n}"
+            e.append(Entity(node, "node"))
+            r.append(Relation(f"r{k}", node, "contains"))
+            e += [Entity(f"{node}g{g}", "gpu") for g in range(4)]
+            r += [Relation(node, f"{node}g{g}", "contains") for g in range(4)]
+            for p in range(2):
+                e.append(Entity(f"{node}nic{p}", "nic"))
+                r.append(Relation(node, f"{node}nic{p}", "contains"))
+                r.append(Relation(f"leaf{p}", f"{node}nic{p}", "connects"))
+    return Topology(e, r)
+
+
+def test_power_is_not_blamed_for_one_link_per_node_while_their_siblings_stay_up() -> None:
+    """NIC 1 of every node drops its link in one scrape. Live, nothing has had time to stay
+    quiet yet, but the other NIC of each node is reported by the same exporter in the same
+    scrape: had the UPS failed, it would be down too. The rail's leaf switch is the cause."""
+    topo = rail_room()
+    links = [
+        Symptom(f"r{k}n{n}nic1", 100.0, 1.0, "IBLinkDown", _signs("IBLinkDown"))
+        for k in range(2)
+        for n in range(2)
+    ]
+    observable = topo.kind_mask("nic") | topo.kind_mask("gpu")
+    causes = ranker_for(topo).rank(links, observable, start=40.0, now=100.0)
+    assert causes[0].entity == "leaf1"
+    # Every NIC of every node going down at once is an outage, whatever the scrape.
+    every = links + [replace(s, entity=s.entity[:-1] + "0") for s in links]
+    outage = ranker_for(topo).rank(every, observable, start=40.0, now=100.0, top=10)
+    assert outage[0].entity == "ups"
+
+
+def test_a_link_that_drops_in_a_warm_row_counts_little_for_its_cooling() -> None:
+    """The racks' coolant runs hot and the GPUs of one rack go dark (thermal shutdowns seen
+    only as their metrics vanishing, one in each node); at the same time NIC 1 of every node
+    drops its link.
+    The dark GPUs sit in a hot enclosure and are the CDU's doing; the links showed no heat,
+    so they add no more to the CDU than a misfit does."""
+    topo = rail_room()
+    heat = _signs("RackReturnTemperatureHigh")
+    symptoms = [Symptom(f"r{k}", 0.0, 1.0, "RackReturnTemperatureHigh", heat) for k in range(2)]
+    symptoms += [
+        Symptom(f"r{k}n{n}g0", 600.0, 1.0, "GPUMetricsAbsent", _signs("GPUMetricsAbsent"))
+        for k in range(2)
+        for n in range(2)
+    ]
+    links = [
+        Symptom(f"r{k}n{n}nic1", 600.0, 1.0, "IBLinkDown", _signs("IBLinkDown"))
+        for k in range(2)
+        for n in range(2)
+    ]
+    observable = topo.kind_mask("nic") | topo.kind_mask("gpu") | topo.kind_mask("rack")
+    ranker = ranker_for(topo)
+
+    def cdu(symptoms: list[Symptom]) -> float:
+        causes = ranker.rank(symptoms, observable, start=-60.0, top=20)
+        return next(c.llr for c in causes if c.entity == "cdu")
+
+    assert ranker.rank(symptoms, observable, start=-60.0)[0].entity == "cdu"
+    gain = cdu(symptoms + links) - cdu(symptoms)
+    full = math.log(P_DELAYED / P_BACKGROUND)  # what a link that fits would add
+    quiet = -math.log((1 - P_DELAYED) / (1 - P_BACKGROUND))  # a quiet NIC's cost, now gone
+    assert gain <= len(links) * (MISFIT * full + quiet) + 1e-6
+    assert ranker.rank(links, observable, start=540.0)[0].entity == "leaf1"

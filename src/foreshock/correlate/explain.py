@@ -83,6 +83,14 @@ class Explaining(State):
         if "thermal" in signs or entity is None or entity in g.hot:
             return True
         i = self.topo.index(entity)
+        if signs == {"down"}:
+            # A part that only went dark (a GPU that shut down, its metrics gone) in an
+            # enclosure that ran hot: the heat it showed is its rack's coolant or air.
+            up = int(self.ranker.container[i])
+            while up >= 0:
+                if self.topo.id_at(up) in g.hot:
+                    return True
+                up = int(self.ranker.container[up])
         for e in g.hot:
             up = int(self.ranker.container[self.topo.index(e)])
             while up >= 0:
@@ -282,7 +290,7 @@ class Explaining(State):
     def _elsewhere(self, active: list[Group], but: Group, what: str) -> np.ndarray | None:
         """Entities that showed heat (`hot`) or that they are down (`dark`) in the other
         recent incidents (None: none did)."""
-        parts = [self._marked(h, what) for h in active if h is not but]
+        parts = [self._unexplained(h, what) for h in active if h is not but]
         parts = [p for p in parts if p.size]
         if not parts:
             return None
@@ -290,6 +298,18 @@ class Explaining(State):
         for p in parts:
             mask[p] = True
         return mask
+
+    def _unexplained(self, h: Group, what: str) -> np.ndarray:
+        """What a group marks (`hot`, `dark`), but for the heat its cooling cause already
+        explains: a row whose coolant failed is no evidence for a room unit that also cools
+        one of its racks."""
+        marked = self._marked(h, what)
+        if what != "hot" or h.reach is None or not h.causes or not marked.size:
+            return marked
+        if not self.ranker.delayed[self.topo.index(h.causes[0].entity)]:
+            return marked
+        outside: np.ndarray = marked[~h.reach[marked]]
+        return outside
 
     def _marked(self, h: Group, what: str) -> np.ndarray:
         """The indices of a group's `entities`, or of those `hot` or `dark`, worked out again

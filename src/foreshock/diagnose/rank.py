@@ -212,6 +212,7 @@ class CauseRanker:
             # A node down in another incident does not report its parts either: their
             # silence is that node's, not evidence against what would have taken them too.
             dark = dark | dark_elsewhere
+        seen_now = self._seen_now(quiet, fresh & down) if now is not None else None
         t_fresh = float(when[fresh].min()) if fresh.any() else t0
         t_last = float(when[fresh].max()) if fresh.any() else t0
         if candidates is None:
@@ -359,7 +360,15 @@ class CauseRanker:
                 # quiet parts say little against it.
                 end = now if now is not None else t_last
                 settled = min(settled, max(0.0, end - t_direct) / WARMING)
-            ll += settled * (m_total * silent_total + m_deg * silent_deg)
+            # Silence already seen (a NIC whose sibling went down in the same scrape) counts
+            # in full even before the rest has had time to show.
+            now_silent = 0
+            if settled < 1.0 and silent_total and seen_now is not None:
+                gone[went] = True
+                now_silent = self._silent(taken, seen_now, gone)
+                gone[went] = False
+            ll += settled * (m_total * (silent_total - now_silent) + m_deg * silent_deg)
+            ll += m_total * now_silent
             if warned[c] and self._came_true(c, reach, first, signs, fresh, when):
                 # Seen failing, its kind's rarity no longer speaks against it.
                 ll += g_total * max(0.0, CONFIRMED - float(weight[c])) - min(0.0, self.prior[c])
@@ -471,11 +480,46 @@ class CauseRanker:
         mech = self.mechanism[c]
         if mech is None:
             return np.ones(self.n, dtype=bool)
-        fits = np.zeros(self.n, dtype=bool) if self.delayed[c] else ~known
+        if self.delayed[c]:
+            # What lost cooling takes down showed heat first (spec/topology.md: temperatures,
+            # then throttling, then shutdown), itself or in what it holds; a part that only
+            # went dark may have shown it as its enclosure's heat. A link that drops in a
+            # warm row without any heat of its own failed for another reason.
+            fits = np.zeros(self.n, dtype=bool)
+            for sign in mech & {"thermal"}:
+                fits = fits | signs.get(sign, fits)
+            if "down" in mech and "down" in signs:
+                fits = fits | (signs["down"] & self._heated(signs))
+            return fits
+        fits = ~known
         for sign in mech:
             if sign in signs:
                 fits = fits | signs[sign]
         return fits
+
+    def _heated(self, signs: dict[str, np.ndarray]) -> np.ndarray:
+        """Entities that showed heat, held a part that did, or (those that only show they
+        are down) sit in an enclosure that did: as the correlator's `_heated` judges."""
+        heat = signs.get("thermal")
+        if heat is None:
+            return np.zeros(self.n, dtype=bool)
+        out = heat.copy()
+        up = self.container[np.flatnonzero(heat)]
+        while up.size:  # what holds a hot part
+            up = up[up >= 0]
+            out[up] = True
+            up = self.container[up]
+        other = np.logical_or.reduce([m for sign, m in signs.items() if sign != "down"])
+        only_down = signs["down"] & ~other
+        idx = np.flatnonzero(only_down)
+        up = self.container[idx]
+        found = np.zeros(idx.size, dtype=bool)
+        while (up >= 0).any():  # a dark part in a hot enclosure
+            live = up >= 0
+            found[live] |= heat[up[live]]
+            up[live] = self.container[up[live]]
+        out[idx[found]] = True
+        return out
 
     @staticmethod
     def _mechanisms(topo: Topology) -> list[frozenset[str] | None]:
@@ -533,6 +577,23 @@ class CauseRanker:
             elif rtype.propagation.propagates:
                 other[src] = True
         return out & ~other
+
+    def _seen_now(self, quiet: np.ndarray, went: np.ndarray) -> np.ndarray:
+        """Quiet parts whose sibling of the same kind (in the same container) went down: one
+        exporter reports both in the same scrape, so a power loss that took one would have
+        shown on the other already."""
+        idx = np.flatnonzero(went)
+        up = self.container[idx]
+        idx, up = idx[up >= 0], up[up >= 0]
+        out = np.zeros(self.n, dtype=bool)
+        if not idx.size:
+            return out
+        span = int(self.kind_code.max()) + 1
+        keys = np.unique(up * span + self.kind_code[idx])
+        cand = np.flatnonzero(quiet & (self.container >= 0))
+        cand_keys = self.container[cand] * span + self.kind_code[cand]
+        out[cand[np.isin(cand_keys, keys)]] = True
+        return out
 
     def _silent(self, among: np.ndarray, quiet: np.ndarray, gone: np.ndarray) -> int:
         """How many of `among` are quiet although no container of theirs is `gone`."""
