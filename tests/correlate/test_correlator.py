@@ -562,3 +562,23 @@ def test_a_hot_gpu_in_the_next_row_is_not_pinned_on_a_room_unit_by_a_failed_cdu_
     a = next(i for i in incidents if later.fingerprint in i.alerts)
     assert a.root_causes[0].entity == "cdu0"
     assert set(a.alerts) == {x.fingerprint for x in [*row_a, later]}
+
+
+def test_gpus_done_with_their_memory_errors_that_then_throttle_are_not_that_incident() -> None:
+    """Two GPUs of node n0 report XID 48 (g0 a double-bit ECC error too, the node's kernel
+    log the XIDs), all cleared within five minutes; the node's clock skew comes and goes for
+    the next half hour, which keeps that incident open. Eleven minutes after the errors
+    cleared, the CDU's flow drops and the row's GPUs throttle, g0 first. The GPUs are done with
+    their memory errors: their heat is not that incident's."""
+    memory = [
+        alert("GPUEccDoubleBit", "g0", 1000.0, 1300.0),
+        alert("GPUXidError", "g0", 1000.0, 1300.0, xid="48"),
+        alert("GPUXidError", "g1", 1000.0, 1300.0, xid="48"),
+        alert("NodeKernelXid", "n0", 1000.0, 1300.0, xid="48"),
+    ]
+    skew = [alert("NodeClockSkewDetected", "n0", t, t + 100.0, "warning") for t in (1000.0, 1400.0)]
+    skew += [alert("NodeClockSkewDetected", "n0", 1800.0, 1900.0, "warning")]
+    heat = [alert("GPUThermalThrottle", f"g{g}", 1960.0 + 10 * g) for g in range(4)]
+    incidents = correlate(cooled_fleet(), [*memory, *skew, *heat])
+    gpu = next(i for i in incidents if memory[0].fingerprint in i.alerts)
+    assert set(gpu.alerts) == {a.fingerprint for a in [*memory, *skew]}

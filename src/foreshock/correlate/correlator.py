@@ -175,14 +175,16 @@ class Correlator(Joining):
             # cannot have done what it shows now (a GPU its job's stall brought in, that now
             # overheats) or it shows another kind of trouble than it did there, which a
             # cause that explains it better may claim first (a GPU that reported XID 48, now
-            # hot in a row whose cooling failed).
+            # hot in a row whose cooling failed), and that no longer holds it once its trouble
+            # there is over (`_still_shows`).
             if m.entity in g.entities and (g.reach is None or self._explained(g, m, i)):
                 if waits and not self._acting(g, m.start):
                     continue
                 if self._same_trouble(g, m):
                     g.add(m)
                     return g
-                kept = kept or g
+                if self._still_shows(g, m):
+                    kept = kept or g
         # A wait goes to the strongest cause that explains it and still acts: a job stalls
         # for the GPU that reported XID 48, not for a NIC's symbol errors beside it.
         best: Group | None = None

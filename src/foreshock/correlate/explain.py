@@ -214,6 +214,12 @@ class Explaining(State):
             x.symptom is not None and x.symptom.signs & signs for x in g.on(m.entity or "")
         )
 
+    def _still_shows(self, g: Group, m: Member) -> bool:
+        """Whether the member's entity still shows its trouble in the incident: firing, or
+        resolved too recently to have been over. A GPU whose memory errors all cleared ten
+        minutes ago, which now throttles in a row whose cooling fails, is done with them."""
+        return any(x.end is None or x.end >= m.start - self.reopen for x in g.on(m.entity or ""))
+
     def _acting(self, g: Group, t: float) -> bool:
         """Whether the group's cause still shows, at t, more than waits on what it reaches
         itself: firing, or begun within the window. A job that stalls an hour after the GPU
