@@ -582,3 +582,16 @@ def test_gpus_done_with_their_memory_errors_that_then_throttle_are_not_that_inci
     incidents = correlate(cooled_fleet(), [*memory, *skew, *heat])
     gpu = next(i for i in incidents if memory[0].fingerprint in i.alerts)
     assert set(gpu.alerts) == {a.fingerprint for a in [*memory, *skew]}
+
+
+def test_a_node_logging_gpu_xids_is_not_the_doing_of_its_flapping_nic(fleet: Topology) -> None:
+    """A NIC's link flaps; minutes later its node's kernel log reports XID 63 (a GPU's row
+    remap, the first sign of its memory failing). A node's log reports what its parts show,
+    but a NIC has never shown an XID: only GPUs have. Two incidents."""
+    elsewhere = alert("GPUXidError", "r11n1g0", 500.0, 700.0, xid="48")
+    flap = alert("IBLinkFlapping", "r00n0nic", 1000.0)
+    log = alert("NodeKernelXid", "r00n0", 1230.0, xid="63")
+    incidents = correlate(fleet, [elsewhere, flap, log])
+    holding = {i.id: set(i.alerts) for i in incidents}
+    assert {flap.fingerprint} in holding.values()
+    assert any(log.fingerprint in a and flap.fingerprint not in a for a in holding.values())

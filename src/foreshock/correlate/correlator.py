@@ -112,6 +112,9 @@ class Correlator(Joining):
 
     def _place(self, m: Member) -> Group | None:
         self.latest = max(self.latest, m.start)  # not its end: a batch knows ends to come
+        if m.trouble and m.entity is not None and m.entity in self.topo:
+            kind = self.topo.kind_of(m.entity)
+            self._shows[kind] = self._shows.get(kind, frozenset()) | m.trouble
         if f"{m.key}@{m.start:.0f}" in self._gone:
             return None  # news of a later firing whose incident was forgotten
         if m.key in self._gone:

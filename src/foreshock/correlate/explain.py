@@ -67,14 +67,21 @@ class Explaining(State):
         if g.direct is None or not g.direct[i]:
             return False
         c = self.topo.index(g.causes[0].entity)
-        if i == self.ranker.container[c] and "device" not in signs:
+        if i == self.ranker.container[c] and not (
+            "device" in signs and signs & self._shown_by_kind(c)
+        ):
             # A node's log reports its GPU's errors; the node (or rack) losing power or
-            # going down is not its part's doing.
+            # going down is not its part's doing, nor are a GPU's XIDs a NIC's.
             return False
         mech = self.ranker.mechanism[c]
         if mech is not None and not signs & mech:
             return False
         return not self.ranker.delayed[c] or self._heated(g, m.entity, signs)
+
+    def _shown_by_kind(self, c: int) -> frozenset[str]:
+        """The kinds of trouble parts of c's kind have shown so far, anywhere: what a part
+        of that kind is known to be able to show."""
+        return self._shows.get(self.topo.kind_of(self.topo.id_at(c)), frozenset())
 
     def _heated(self, g: Group, entity: str | None, signs: frozenset[str]) -> bool:
         """Lost cooling raises temperatures, then throttles, then shuts down (spec/topology):

@@ -63,6 +63,8 @@ class State:
         self.latest = -math.inf  # when the latest alert or finding began
         # Keys of occurrences whose incident was forgotten → when they ended.
         self._gone: dict[str, float] = {}
+        # Kind → the kinds of trouble its entities have shown, as alerts were placed.
+        self._shows: dict[str, frozenset[str]] = {}
 
     def _active(self, t: float) -> list[Group]:
         """The incidents that take new alerts at t, newest first."""
