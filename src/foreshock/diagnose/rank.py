@@ -145,6 +145,9 @@ class CauseRanker:
         self.kind_code = np.zeros(n, dtype=np.int64)
         for code, kind in enumerate(sorted(topo.kind_counts())):
             self.kind_code[topo.kind_mask(kind)] = code
+        # Parts that hold no parts of their own, inside something (a host's GPUs and NICs).
+        self.leafs = self.container >= 0
+        self.leafs[self.container[self.container >= 0]] = False
         self.grouping = np.zeros(n, dtype=bool)
         for kind in GROUPING_KINDS:
             self.grouping |= topo.kind_mask(kind)
@@ -579,10 +582,12 @@ class CauseRanker:
         return out & ~other
 
     def _seen_now(self, quiet: np.ndarray, went: np.ndarray) -> np.ndarray:
-        """Quiet parts whose sibling of the same kind (in the same container) went down: one
-        exporter reports both in the same scrape, so a power loss that took one would have
-        shown on the other already."""
-        idx = np.flatnonzero(went)
+        """Quiet devices whose sibling of the same kind (in the same container, neither
+        holding parts of its own: the GPUs or NICs of one host) went down: one exporter
+        reports both in the same scrape, so a power loss that took one would have shown on
+        the other already. Racks of a row or nodes of a rack report through exporters of
+        their own, scraped apart."""
+        idx = np.flatnonzero(went & self.leafs)
         up = self.container[idx]
         idx, up = idx[up >= 0], up[up >= 0]
         out = np.zeros(self.n, dtype=bool)
@@ -590,7 +595,7 @@ class CauseRanker:
             return out
         span = int(self.kind_code.max()) + 1
         keys = np.unique(up * span + self.kind_code[idx])
-        cand = np.flatnonzero(quiet & (self.container >= 0))
+        cand = np.flatnonzero(quiet & self.leafs)
         cand_keys = self.container[cand] * span + self.kind_code[cand]
         out[cand[np.isin(cand_keys, keys)]] = True
         return out
