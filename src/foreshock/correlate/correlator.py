@@ -62,8 +62,6 @@ class Correlator(Joining):
 
     def _alert_member(self, a: Alert) -> Member:
         entity = a.entity or self.topo.map_labels(a.labels)
-        if entity is not None:
-            self._see(entity)
         name = a.labels.get("alertname", "")
         weight = SEVERITY.get(a.labels.get("severity", "warning").lower(), 0.5)
         symptom = (
@@ -89,7 +87,6 @@ class Correlator(Joining):
         start = f.onset if f.onset is not None else f.raised_at
         symptom = None
         if f.entity is not None and f.entity in self.topo:
-            self._see(f.entity)
             symptom = Symptom(
                 f.entity,
                 start,
@@ -112,6 +109,9 @@ class Correlator(Joining):
 
     def _place(self, m: Member) -> Group | None:
         self.latest = max(self.latest, m.start)  # not its end: a batch knows ends to come
+        if m.entity is not None:
+            # Seen as placed, not as read: a batch must not know what a stream learns later.
+            self._see(m.entity)
         if m.trouble and m.entity is not None and m.entity in self.topo:
             kind = self.topo.kind_of(m.entity)
             self._shows[kind] = self._shows.get(kind, frozenset()) | m.trouble
