@@ -90,14 +90,12 @@ class Explaining(State):
         if "thermal" in signs or entity is None or entity in g.hot:
             return True
         i = self.topo.index(entity)
-        if signs == {"down"}:
+        if signs == {"down"} and any(
+            self.topo.id_at(up) in g.hot for up in self._local(i)[1:].tolist()
+        ):
             # A part that only went dark (a GPU that shut down, its metrics gone) in an
             # enclosure that ran hot: the heat it showed is its rack's coolant or air.
-            up = int(self.ranker.container[i])
-            while up >= 0:
-                if self.topo.id_at(up) in g.hot:
-                    return True
-                up = int(self.ranker.container[up])
+            return True
         for e in g.hot:
             up = int(self.ranker.container[self.topo.index(e)])
             while up >= 0:
