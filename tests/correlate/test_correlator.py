@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fleets import rail_row
 from foreshock.correlate import Correlator, correlate
 from foreshock.model import Alert, Entity, Finding, Relation, fingerprint
 from foreshock.topology import Topology
@@ -488,28 +489,6 @@ def test_late_news_of_a_later_firing_of_a_forgotten_incident_is_ignored(
     assert len(c.forget()) == 1
     assert c.feed([twice]) == []
     assert len(c.incidents()) == 1
-
-
-def rail_row() -> Topology:
-    """A UPS powers and a CDU cools two racks of two nodes, each node with four GPUs and two
-    NICs: NIC 0 of every node on leaf 0, NIC 1 on leaf 1 (a rail-optimised fabric)."""
-    e = [Entity("ups", "ups"), Entity("cdu", "cdu"), Entity("leaf0", "switch")]
-    e.append(Entity("leaf1", "switch"))
-    r = []
-    for k in range(2):
-        e.append(Entity(f"r{k}", "rack"))
-        r += [Relation("ups", f"r{k}", "powers"), Relation("cdu", f"r{k}", "cools")]
-        for n in range(2):
-            node = f"r{k}n{n}"
-            e.append(Entity(node, "node"))
-            r.append(Relation(f"r{k}", node, "contains"))
-            e += [Entity(f"{node}g{g}", "gpu") for g in range(4)]
-            r += [Relation(node, f"{node}g{g}", "contains") for g in range(4)]
-            for p in range(2):
-                e.append(Entity(f"{node}nic{p}", "nic"))
-                r.append(Relation(node, f"{node}nic{p}", "contains"))
-                r.append(Relation(f"leaf{p}", f"{node}nic{p}", "connects"))
-    return Topology(e, r)
 
 
 def test_gpus_that_go_dark_in_racks_running_hot_are_the_cooling_not_a_leaf_dying_then() -> None:

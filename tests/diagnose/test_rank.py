@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from fleets import rail_row
 from foreshock.diagnose.rank import (
     MISFIT,
     P_BACKGROUND,
@@ -328,33 +329,11 @@ def test_parts_of_nodes_down_in_another_incident_do_not_speak_against_their_powe
     assert causes[0].entity == "ups"
 
 
-def rail_room() -> Topology:
-    """A UPS powers and a CDU cools two racks of two nodes, each node with four GPUs and two
-    NICs: NIC 0 of every node on leaf 0, NIC 1 on leaf 1 (a rail-optimised fabric)."""
-    e = [Entity("ups", "ups"), Entity("cdu", "cdu"), Entity("leaf0", "switch")]
-    e.append(Entity("leaf1", "switch"))
-    r = []
-    for k in range(2):
-        e.append(Entity(f"r{k}", "rack"))
-        r += [Relation("ups", f"r{k}", "powers"), Relation("cdu", f"r{k}", "cools")]
-        for n in range(2):
-            node = f"r{k}n{n}"
-            e.append(Entity(node, "node"))
-            r.append(Relation(f"r{k}", node, "contains"))
-            e += [Entity(f"{node}g{g}", "gpu") for g in range(4)]
-            r += [Relation(node, f"{node}g{g}", "contains") for g in range(4)]
-            for p in range(2):
-                e.append(Entity(f"{node}nic{p}", "nic"))
-                r.append(Relation(node, f"{node}nic{p}", "contains"))
-                r.append(Relation(f"leaf{p}", f"{node}nic{p}", "connects"))
-    return Topology(e, r)
-
-
 def test_power_is_not_blamed_for_one_link_per_node_while_their_siblings_stay_up() -> None:
     """NIC 1 of every node drops its link in one scrape. Live, nothing has had time to stay
     quiet yet, but the other NIC of each node is reported by the same exporter in the same
     scrape: had the UPS failed, it would be down too. The rail's leaf switch is the cause."""
-    topo = rail_room()
+    topo = rail_row()
     links = [
         Symptom(f"r{k}n{n}nic1", 100.0, 1.0, "IBLinkDown", _signs("IBLinkDown"))
         for k in range(2)
@@ -375,7 +354,7 @@ def test_a_link_that_drops_in_a_warm_row_counts_little_for_its_cooling() -> None
     drops its link.
     The dark GPUs sit in a hot enclosure and are the CDU's doing; the links showed no heat,
     so they add no more to the CDU than a misfit does."""
-    topo = rail_room()
+    topo = rail_row()
     heat = _signs("RackReturnTemperatureHigh")
     symptoms = [Symptom(f"r{k}", 0.0, 1.0, "RackReturnTemperatureHigh", heat) for k in range(2)]
     symptoms += [
