@@ -80,3 +80,23 @@ def test_unknown_bench_is_refused() -> None:
     result = runner.invoke(app, ["bench", "nonsense"])
     assert result.exit_code == 1
     assert "unknown benchmark 'nonsense'" in result.output
+
+
+def test_eval_detect_sim_refuses_an_unknown_fleet_kind_or_mix() -> None:
+    result = runner.invoke(app, ["eval", "detect", "--dataset", "sim", "--kind", "dgx1"])
+    assert result.exit_code == 1
+    assert "unknown fleet kind 'dgx1'" in result.output
+    result = runner.invoke(app, ["eval", "detect", "--dataset", "sim", "--mix", "some"])
+    assert result.exit_code == 1
+    assert "unknown mix 'some'" in result.output
+
+
+def test_eval_detect_sim_scores_a_small_fleet_of_the_shape_asked_for() -> None:
+    args = ["eval", "detect", "--dataset", "sim", "--cases", "1", "--gpus", "16", "--hours", "1"]
+    result = runner.invoke(app, [*args, "--kind", "nvl72", "--mix", "fleet", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert (doc["gpus"], doc["hours"], doc["fleet_kind"], doc["mix"]) == (16, 1.0, "nvl72", "fleet")
+    assert doc["fault_free_cases"] == 1
+    assert "recall_fleet_mix" in doc
+    assert "fleet_mix_unmeasured" in doc

@@ -461,16 +461,35 @@ def eval_detect(
     path: Annotated[Path | None, typer.Option(help="The dataset's folder.")] = None,
     seed: Annotated[int, typer.Option(help="sim: first seed of the scenarios.")] = 0,
     cases: Annotated[int, typer.Option(min=1, help="sim: faulty (and fault-free) cases.")] = 12,
+    gpus: Annotated[int, typer.Option(min=8, help="sim: GPUs per fleet.")] = 256,
+    hours: Annotated[float, typer.Option(min=1.0, help="sim: hours per scenario.")] = 4.0,
+    kind: Annotated[str, typer.Option(help="sim: fleet shape, hgx or nvl72.")] = "hgx",
+    mix: Annotated[
+        str,
+        typer.Option(
+            help="sim: 'each' kind with precursors in turn, or the published 'fleet' mix."
+        ),
+    ] = "each",
     as_json: JsonFlag = False,
 ) -> None:
     """Score detection: NAB (all three profiles) or predictions on simulated fleets."""
     if dataset == "sim":
         from foreshock.eval.detect_sim import evaluate_sim
 
+        if kind not in ("hgx", "nvl72"):
+            _fail(f"unknown fleet kind {kind!r}; choose hgx or nvl72")
+        if mix not in ("each", "fleet"):
+            _fail(f"unknown mix {mix!r}; choose each or fleet")
         with _progress(transient=True) as progress:
             task = progress.add_task("simulating and detecting", total=2 * cases)
             result = evaluate_sim(
-                cases, seed, progress=lambda d, t: progress.update(task, completed=d, total=t)
+                cases,
+                seed,
+                gpus,
+                hours,
+                progress=lambda d, t: progress.update(task, completed=d, total=t),
+                fleet_kind=kind,
+                mix=mix,
             )
     elif dataset == "nab":
         import importlib

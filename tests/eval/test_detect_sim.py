@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from foreshock.eval.detect_sim import CaseResult, score_case
+from collections import Counter
+
+from foreshock.eval.detect_sim import CaseResult, fleet_mix_recall, score_case
 from foreshock.model import Entity, Finding, Relation
-from foreshock.sim.faults import Truth
+from foreshock.sim.faults import FAULTS, Truth
 from foreshock.topology import Topology
 
 TOPO = Topology(
@@ -68,3 +70,18 @@ def test_a_fault_whose_part_an_earlier_failure_took_down_is_counted_apart() -> N
     assert not gpu.predicted
     loop_hit = next(h for h in result["hits"] if h.kind == "cdu_flow_loss")  # type: ignore[attr-defined]
     assert not loop_hit.masked
+
+
+def test_fleet_mix_recall_weighs_each_kind_by_how_often_fleets_see_it() -> None:
+    # gpu_memory fails after a precursor far more often than host_hang (library weights):
+    # a perfect gpu_memory and a hopeless host_hang give a recall near the former's share.
+    by_kind = {
+        "gpu_memory": Counter(faults=2, predicted=2),
+        "host_hang": Counter(faults=10, predicted=0),
+    }
+    recall, unmeasured = fleet_mix_recall(by_kind, ["gpu_memory", "host_hang", "nvlink"])
+    mem = FAULTS["gpu_memory"].weight * FAULTS["gpu_memory"].precursor_probability
+    hang = FAULTS["host_hang"].weight * FAULTS["host_hang"].precursor_probability
+    assert recall == round(mem / (mem + hang), 4)
+    assert unmeasured == ["nvlink"]  # no fault scored it: left out of the estimate, and said
+    assert fleet_mix_recall({}, ["nvlink"]) == (None, ["nvlink"])

@@ -10,6 +10,13 @@ detector: recall is given over every fault with a precursor and over those whose
 the `lead` at least (`recall_foreseeable`). Fault-free scenarios measure false predictions per
 1,000 GPU-hours.
 
+The cases inject each kind in turn, so that rare kinds are scored at all; and a kind whose
+precursor runs for hours is mostly counted apart (already running at the start of a few hours'
+data), so the faults scored lean to short leads. `recall_fleet_mix` re-weights each kind's
+recall by how often a fleet sees that kind fail after a precursor (the library's published
+weight times its chance of a precursor): post-stratification, the estimate of the share a fleet
+would see predicted. Kinds scored on no fault are left out of it and listed.
+
 Each faulty case injects several faults of distinct kinds (one kind in turn, the others drawn),
 so that a run of a few minutes scores a few dozen faults with precursors.
 """
@@ -106,6 +113,21 @@ def score_case(case: CaseResult, lead: float = LEAD) -> dict[str, Any]:
     return {"hits": hits, "false": false, "gpu_hours": case.gpu_hours}
 
 
+def fleet_mix_recall(
+    by_kind: dict[str, Counter[str]], kinds: list[str]
+) -> tuple[float | None, list[str]]:
+    """Each kind's recall weighted by how often fleets see it fail after a precursor, and the
+    kinds of `kinds` that no scored fault measured."""
+    share = {k: FAULTS[k].weight * FAULTS[k].precursor_probability for k in kinds}
+    measured = {k: c for k, c in by_kind.items() if c["faults"] and share.get(k)}
+    total = sum(share[k] for k in measured)
+    unmeasured = sorted(k for k in kinds if k not in measured)
+    if not total:
+        return None, unmeasured
+    recall = sum(share[k] * c["predicted"] / c["faults"] for k, c in measured.items()) / total
+    return round(recall, 4), unmeasured
+
+
 def run_case(scenario: Scenario) -> CaseResult:
     with tempfile.TemporaryDirectory() as tmp:
         result = simulate(scenario, Path(tmp))
@@ -128,10 +150,15 @@ def evaluate_sim(
     faults_per_case: int = 4,
     quiet_cases: int | None = None,
     fleet_kind: str = "hgx",
+    mix: str = "each",
 ) -> dict[str, Any]:
-    """`cases` faulty scenarios (each with `faults_per_case` faults of distinct kinds, so that
-    every kind with precursors appears) and `quiet_cases` fault-free ones (as many as faulty by
-    default); returns the figures."""
+    """`cases` faulty scenarios and `quiet_cases` fault-free ones (as many as faulty by
+    default); returns the figures. Each faulty case holds `faults_per_case` faults: of distinct
+    kinds with precursors, one kind in turn (`mix="each"`, so that every kind appears), or
+    drawn from the library's published mix of every kind, as `foreshock sim generate` draws
+    them (`mix="fleet"`)."""
+    if mix not in ("each", "fleet"):
+        raise ValueError(f"unknown mix {mix!r}; choose each or fleet")
     rng = np.random.default_rng([seed, 17])
     # The kinds with precursors that this shape of fleet has parts for.
     topo = Topology(*generate_fleet(FleetShape(gpus=gpus, seed=seed, kind=fleet_kind)))
@@ -153,7 +180,8 @@ def evaluate_sim(
         sc = Scenario(
             FleetShape(gpus=gpus, seed=seed + n, kind=fleet_kind),
             hours=hours,
-            faults=kinds,
+            faults=kinds if mix == "each" else None,
+            fault_count=faults_per_case,
             seed=seed * 1000 + n,
         )
         scored.append(score_case(run_case(sc)))
@@ -180,6 +208,7 @@ def evaluate_sim(
         c["predicted"] += int(h.predicted)
         c["foreseeable"] += int(h.lead >= LEAD)
         c["foreseeable_predicted"] += int(h.predicted and h.lead >= LEAD)
+    mixed, unmeasured = fleet_mix_recall(by_kind, foreseeable)
     leads = [h.ahead for h in hits if h.predicted and h.ahead is not None]
     quiet_hours = sum(s["gpu_hours"] for s in quiet)
     false_quiet = sum(s["false"] for s in quiet)
@@ -188,6 +217,7 @@ def evaluate_sim(
         "dataset": "sim",
         "cases": cases,
         "faults_per_case": faults_per_case,
+        "mix": mix,
         "fault_free_cases": quiet_cases,
         "seed": seed,
         "gpus": gpus,
@@ -201,6 +231,8 @@ def evaluate_sim(
         "recall_foreseeable": round(sum(h.predicted for h in fair) / len(fair), 4)
         if fair
         else None,
+        "recall_fleet_mix": mixed,
+        "fleet_mix_unmeasured": unmeasured,
         "precursor_running_at_start": sum(h.ongoing for h in every),
         "predicted_of_those": sum(h.predicted for h in every if h.ongoing),
         "masked_by_earlier_failure": sum(h.masked and not h.ongoing for h in every),
