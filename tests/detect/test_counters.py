@@ -43,10 +43,20 @@ def test_steady_noise_stays_quiet_and_a_ramp_is_flagged() -> None:
 
 def test_a_reset_is_not_a_negative_rate_nor_a_burst() -> None:
     det = detector()
-    values = [100.0 + i for i in range(60)] + [0.0, 1.0, 2.0] + [3.0 + i for i in range(60)]
+    # One error every 200 s (18 an hour, below the floor), reset to zero by a driver reload.
+    values = [100.0 + i // 20 for i in range(400)] + [0.0] + [i // 20 for i in range(1, 400)]
     scores = run(det, 0, values)
     assert np.nanmax(scores) < 0.5
     assert np.all(np.nan_to_num(scores) >= 0)
+
+
+def test_a_part_already_erring_above_the_floor_when_watching_begins_is_flagged() -> None:
+    """Foreshock restarts while a GPU counts 90 errors an hour: that is not its normal just
+    because it was so before Foreshock looked. A part steadily below the floor is."""
+    high = run(detector(), 0, [float(i // 4) for i in range(360)])  # one every 40 s
+    assert np.flatnonzero(high >= 0.5)[0] < 90  # within its first quarter-hour
+    low = run(detector(), 0, [float(i // 20) for i in range(1440)])  # one every 200 s
+    assert np.nanmax(low) < 0.5
 
 
 def test_any_uncorrectable_error_is_an_event() -> None:
@@ -84,9 +94,13 @@ def test_bursts_at_the_floor_rate_are_not_a_trend() -> None:
 
 def test_a_reset_of_a_steadily_counting_part_is_not_a_burst() -> None:
     det = detector()
-    values = [float(i // 4) for i in range(400)]  # 1 error every 40 s: a quiet, steady part
-    values += [0.0] + [float(i // 4) for i in range(1, 200)]  # the driver reloads
-    assert np.nanmax(run(det, 0, values)) < 0.5
+    # One error every 40 s, for six hours: a noisy, steady part (above the floor, so flagged
+    # as watching begins, until its own long-term level has taken over)...
+    values = [float(i // 4) for i in range(2160)]
+    values += [0.0] + [float(i // 4) for i in range(1, 200)]  # ...then the driver reloads
+    scores = run(det, 0, values)
+    assert np.nanmax(scores[:90]) >= 0.5
+    assert np.nanmax(scores[2000:]) < 0.5
 
 
 def _counter(times: np.ndarray, events: np.ndarray) -> np.ndarray:
@@ -137,11 +151,11 @@ def test_a_burst_reported_at_once_counts_once() -> None:
 
 
 def test_evidence_is_relative_to_the_part_s_own_history() -> None:
-    """A part that has always counted about one error a minute: the same one-a-minute that is
-    evidence for a silent part is its normal; a ten-fold rise is evidence."""
+    """A part that has always counted about one error every two minutes: the one-a-minute that
+    is evidence for a silent part is near its normal; a twenty-fold rise is evidence."""
     rng = np.random.default_rng(3)
     times = 10.0 * np.arange(1440 + 180)
-    steady = rng.uniform(0, 14_400, 240)
+    steady = rng.uniform(0, 14_400, 100)  # 25 an hour, below the floor
     quiet = run(detector(), 0, list(_counter(times[:1440], steady)))
     assert np.nanmax(quiet) < 0.5
     burst = 14_400 + rng.uniform(0, 1800, 300)  # ten a minute for half an hour

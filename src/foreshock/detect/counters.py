@@ -6,9 +6,11 @@ fall is a reset, not a negative rate. Two kinds of rule:
 - *events*: any increase matters (an uncorrectable ECC error, a link that went down);
 - *trends*: a weak-signal rate that rises well above its own long-term level and above a
   floor (a precursor). A part that has always been a little noisy keeps a long-term rate near
-  its short-term one and stays quiet; a part that starts to degrade does not. The price: a
-  precursor already running at full rate when watching begins is taken as that part's normal
-  until it rises further, which exponential wear-out ramps do.
+  its short-term one and stays quiet; a part that starts to degrade does not. A part has no
+  long-term level when watching begins (a new deployment, a restart): it starts from none and
+  its own rate takes over within hours, so a precursor already running then is judged against
+  the floor rather than taken as that part's normal. The price: a part steadily counting above
+  the floor is flagged once after each start.
 
 A trend is also judged on *evidence*: how unlikely the recent errors are under the part's own
 past rate. The errors counted are *occurrences* (scrapes in which the counter rose), so a burst
@@ -135,14 +137,14 @@ class CounterRates(Detector):
         # Every `short` seconds of a series' clock, the long-term count and exposure are
         # snapshot; the evidence's past is the snapshot before the last one.
         turn = np.fmod(seen, self.short) < dt  # a multiple of `short` in (seen - dt, seen]
-        # Until a short window has been seen, the long-term level is whatever the part does
-        # now: a part that was already noisy when Foreshock started watching is its own
-        # baseline, and only a further rise stands out.
+        # A part Foreshock has just begun to watch has no long-term level yet: it starts from
+        # none, and the part's own rate takes it over in `long` seconds. Meanwhile the floor is
+        # the baseline, so a precursor already running when watching began (a restart, a new
+        # deployment) still stands out once it passes the floor, as ibqueryerrors-style
+        # thresholds would; a part steadily noisy below the floor becomes its own baseline.
         warming = seen <= self.short
-        long_before = np.where(warming, short, long_0)
+        long_before = long_0
         long_now = long_before + a_l * (rate - long_before)
-        if warming.any():
-            long_now[warming] = short[warming]
         if not every:  # samples that did not move time forward leave the level alone
             long_now = np.where(fresh, long_now, long_0)
         # Only a sample that moves time forward becomes the reference for the next one.
@@ -168,9 +170,8 @@ class CounterRates(Detector):
         excess = short - np.maximum(self.ratio * long_before, floor)
         np.maximum(excess, 0.0, out=excess)
         trend = -np.expm1(-excess / per)
-        if self.evidence > 0:
-            np.maximum(trend, self._evidence(blk, mode == 0), out=trend)
-        trend[warming] = 0.0
+        if self.evidence > 0:  # evidence needs a past of the part's own
+            np.maximum(trend, self._evidence(blk, (mode == 0) & ~warming), out=trend)
         score: Floats = np.where(mode == 0, trend, increase > 0)
         if every:
             return score
