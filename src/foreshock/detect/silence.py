@@ -26,6 +26,8 @@ MISSED = 3.0  # intervals without a sample before a series counts as silent
 LEARN = 0.2  # weight of a new interval estimate against the running one
 SCAN = 5.0  # seconds of feed time between scans of every series for overdue ones
 
+Gap = tuple[np.ndarray, np.ndarray, np.ndarray]  # series, last sample before, next (inf: none)
+
 
 class Silence:
     name = "silence"
@@ -65,9 +67,13 @@ class Silence:
         s, t = batch.series[ok], batch.timestamps[ok]
         now = float(t.max())
         self._grow(int(s.max()))
+        if len(s) == 1 or bool((s[1:] > s[:-1]).all()):
+            # One sample per series in id order, the usual scrape: no sorting, no grouping.
+            gaps = self._scrape(s, t)
+            return self._overdue(topo, gaps, now)
         seen = np.zeros(int(s.max()) + 1, dtype=np.int8)
         seen[s] = 1
-        if int(seen.sum()) == len(s):  # one sample per series: the usual scrape
+        if int(seen.sum()) == len(s):  # one sample per series
             head = np.ones(len(s), dtype=bool)
         else:
             order = np.lexsort((t, s))
@@ -105,17 +111,49 @@ class Silence:
         learned = np.where(np.isnan(old), est, (1 - LEARN) * old + LEARN * est)
         self.every[ids] = np.where(np.isnan(est), old, learned)
         self.last[ids] = t[tail]
+        self._heard(ids)
+        return self._overdue(topo, gaps, now)
+
+    def _scrape(self, s: np.ndarray, t: np.ndarray) -> list[Gap]:
+        """`feed` for one sample per series, ids increasing: a contiguous run of ids (a
+        scrape of one target, or of all) is read and written as a slice."""
+        idx: slice | np.ndarray = s
+        if int(s[-1]) - int(s[0]) == len(s) - 1:
+            idx = slice(int(s[0]), int(s[-1]) + 1)
+        prev, every = self.last[idx], self.every[idx]
+        gap = t - prev
+        with np.errstate(invalid="ignore"):
+            stretch = gap > (self.missed + 0.5) * every
+        inner = stretch
+        if self.silent:
+            inner = stretch & ~np.isin(self.table.entity_of(s), list(self.silent))
+        gaps = [(s[inner], prev[inner], t[inner])]
+        # A silent stretch is not the usual interval: it does not teach the estimate.
+        est = np.where(stretch, np.nan, gap)
+        fresh = np.isnan(every)
+        est = np.where(fresh, est, np.minimum(est, 2 * every))
+        learned = np.where(fresh, est, (1 - LEARN) * every + LEARN * est)
+        self.every[idx] = np.where(np.isnan(est), every, learned)
+        self.last[idx] = t
+        self._heard(s)
+        return gaps
+
+    def _heard(self, ids: np.ndarray) -> None:
         if self.silent:
             heard = self.table.entity_of(ids)
             self.silent -= set(np.unique(heard[heard >= 0]).tolist())
-        # Series whose newest sample is now overdue. Scanning every series costs the same
-        # whatever the batch: with one small batch per scrape target, only now and then.
+
+    def _overdue(self, topo: Topology, gaps: list[Gap], now: float) -> list[Finding]:
+        """The entities silent in `gaps`, and, now and then, in every series overdue."""
+        # Scanning every series costs the same whatever the batch: with one small batch per
+        # scrape target, only now and then.
         if now < self._scanned + SCAN:
             return self._entities(topo, gaps, now)
         self._scanned = now
-        known = self._known()
-        with np.errstate(invalid="ignore"):
-            overdue = known[now - self.last[known] > (self.missed + 0.5) * self.every[known]]
+        n = len(self.table)
+        with np.errstate(invalid="ignore"):  # series never seen have NaN: never overdue
+            late = now - self.last[:n] > (self.missed + 0.5) * self.every[:n]
+        overdue = np.flatnonzero(late)
         gaps.append((overdue, self.last[overdue], np.full(len(overdue), np.inf)))
         return self._entities(topo, gaps, now)
 
@@ -125,7 +163,7 @@ class Silence:
     def _entities(
         self,
         topo: Topology,
-        gaps: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+        gaps: list[Gap],
         now: float,
     ) -> list[Finding]:
         sid = np.concatenate([g[0] for g in gaps])

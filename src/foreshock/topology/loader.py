@@ -8,10 +8,8 @@ numbers are found the same lazy way, by composing the file once more with marks.
 
 from __future__ import annotations
 
-import gc
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
@@ -22,6 +20,7 @@ import numpy as np
 import orjson
 import yaml
 
+from foreshock.collector import paused
 from foreshock.model import DEFAULT_RELATION_TYPES, Entity, Relation, RelationType
 from foreshock.topology.errors import Problem, TopologyError
 from foreshock.topology.graph import Topology
@@ -114,7 +113,7 @@ def _read(path: Path) -> _Source:
         raise TopologyError([Problem(f"cannot read file: {exc}", file=name)]) from exc
     try:
         if path.suffix.lower() == ".json":
-            with _gc_paused():
+            with paused():
                 doc = orjson.loads(raw)
         else:
             doc = yaml.load(text, Loader=_SafeLoader)
@@ -126,19 +125,6 @@ def _read(path: Path) -> _Source:
         what = getattr(exc, "problem", None) or str(exc)
         raise TopologyError([Problem(f"not valid YAML: {what}", name, line)]) from exc
     return _Source(name, text, doc)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Hundreds of thousands of new containers make the cyclic collector rescan everything
-    # again and again; none of them form cycles, so pause it while they are built.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _Columns:
@@ -157,7 +143,7 @@ class _NeedsCareful(Exception):
 
 def _build(sources: Sequence[_Source], extra: Mapping[str, RelationType] | None) -> Topology:
     types = {**DEFAULT_RELATION_TYPES, **(extra or {})}
-    with _gc_paused():
+    with paused():
         try:
             cols = _fast(sources, types)
         except _NeedsCareful:
