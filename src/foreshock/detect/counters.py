@@ -143,8 +143,7 @@ class CounterRates(Detector):
         # deployment) still stands out once it passes the floor, as ibqueryerrors-style
         # thresholds would; a part steadily noisy below the floor becomes its own baseline.
         warming = seen <= self.short
-        long_before = long_0
-        long_now = long_before + a_l * (rate - long_before)
+        long_now = long_0 + a_l * (rate - long_0)
         if not every:  # samples that did not move time forward leave the level alone
             long_now = np.where(fresh, long_now, long_0)
         # Only a sample that moves time forward becomes the reference for the next one.
@@ -167,7 +166,7 @@ class CounterRates(Detector):
         mode, floor, per = self._mode[rule], self._floor[rule], self._per[rule]
         # Trend: how far the short-term rate stands above max(ratio × long-term, floor),
         # measured in floors, squashed to [0, 1).
-        excess = short - np.maximum(self.ratio * long_before, floor)
+        excess = short - np.maximum(self.ratio * long_0, floor)
         np.maximum(excess, 0.0, out=excess)
         trend = -np.expm1(-excess / per)
         if self.evidence > 0:  # evidence needs a past of the part's own

@@ -67,18 +67,12 @@ class Silence:
         s, t = batch.series[ok], batch.timestamps[ok]
         now = float(t.max())
         self._grow(int(s.max()))
-        if len(s) == 1 or bool((s[1:] > s[:-1]).all()):
-            # One sample per series in id order, the usual scrape: no sorting, no grouping.
-            gaps = self._scrape(s, t)
-            return self._overdue(topo, gaps, now)
-        seen = np.zeros(int(s.max()) + 1, dtype=np.int8)
-        seen[s] = 1
-        if int(seen.sum()) == len(s):  # one sample per series
-            head = np.ones(len(s), dtype=bool)
-        else:
-            order = np.lexsort((t, s))
-            s, t = s[order], t[order]
-            head = np.concatenate([[True], s[1:] != s[:-1]])
+        increasing = len(s) == 1 or bool((s[1:] > s[:-1]).all())
+        if increasing or self._unique(s):  # one sample per series: no sorting, no grouping
+            return self._overdue(topo, self._scrape(s, t, increasing), now)
+        order = np.lexsort((t, s))
+        s, t = s[order], t[order]
+        head = np.concatenate([[True], s[1:] != s[:-1]])
         prev = np.where(head, self.last[s], np.concatenate([[np.nan], t[:-1]]))
         every = self.every[s]
         # Stretches without a sample inside the batch, and since each series' newest one.
@@ -106,19 +100,28 @@ class Silence:
         ids = s[runs]
         with np.errstate(invalid="ignore", divide="ignore"):
             est = np.where(steps > 0, span / np.maximum(steps, 1), np.nan)
-        old = self.every[ids]
-        est = np.where(np.isnan(old), est, np.minimum(est, 2 * old))
-        learned = np.where(np.isnan(old), est, (1 - LEARN) * old + LEARN * est)
-        self.every[ids] = np.where(np.isnan(est), old, learned)
+        self._learn(ids, est, self.every[ids])
         self.last[ids] = t[tail]
         self._heard(ids)
         return self._overdue(topo, gaps, now)
 
-    def _scrape(self, s: np.ndarray, t: np.ndarray) -> list[Gap]:
-        """`feed` for one sample per series, ids increasing: a contiguous run of ids (a
-        scrape of one target, or of all) is read and written as a slice."""
+    @staticmethod
+    def _unique(s: np.ndarray) -> bool:
+        seen = np.zeros(int(s.max()) + 1, dtype=np.int8)
+        seen[s] = 1
+        return int(seen.sum()) == len(s)
+
+    def _learn(self, idx: slice | np.ndarray, est: np.ndarray, old: np.ndarray) -> None:
+        """Fold each series' new interval estimate (NaN: none) into its usual interval."""
+        est = np.where(np.isnan(old), est, np.minimum(est, 2 * old))
+        learned = np.where(np.isnan(old), est, (1 - LEARN) * old + LEARN * est)
+        self.every[idx] = np.where(np.isnan(est), old, learned)
+
+    def _scrape(self, s: np.ndarray, t: np.ndarray, increasing: bool) -> list[Gap]:
+        """`feed` for one sample per series: a contiguous increasing run of ids (a scrape of
+        one target, or of all) is read and written as a slice."""
         idx: slice | np.ndarray = s
-        if int(s[-1]) - int(s[0]) == len(s) - 1:
+        if increasing and int(s[-1]) - int(s[0]) == len(s) - 1:
             idx = slice(int(s[0]), int(s[-1]) + 1)
         prev, every = self.last[idx], self.every[idx]
         gap = t - prev
@@ -129,11 +132,7 @@ class Silence:
             inner = stretch & ~np.isin(self.table.entity_of(s), list(self.silent))
         gaps = [(s[inner], prev[inner], t[inner])]
         # A silent stretch is not the usual interval: it does not teach the estimate.
-        est = np.where(stretch, np.nan, gap)
-        fresh = np.isnan(every)
-        est = np.where(fresh, est, np.minimum(est, 2 * every))
-        learned = np.where(fresh, est, (1 - LEARN) * every + LEARN * est)
-        self.every[idx] = np.where(np.isnan(est), every, learned)
+        self._learn(idx, np.where(stretch, np.nan, gap), every)
         self.last[idx] = t
         self._heard(s)
         return gaps
