@@ -46,6 +46,7 @@ from foreshock.api.service import NotReady
 from foreshock.api.session import Sessions
 from foreshock.api.settings import Settings
 from foreshock.api.stream import Broadcaster
+from foreshock.collector import settle
 
 if TYPE_CHECKING:
     from foreshock.ingest.scrape import Scraper
@@ -88,6 +89,7 @@ class ServiceState:
             log.exception("could not open the topology or the state store")
             self.error = f"{type(e).__name__}: {e}"[:500]
             return
+        settle()  # the topology and tables just loaded live as long as the process
         if self.settings.pipeline:
             self.attach(self.pipeline)
         if self.settings.scrape_targets or self.settings.scrape_sd_urls:
