@@ -301,6 +301,19 @@ def test_straggler(hgx: Layout, monkeypatch: pytest.MonkeyPatch) -> None:
     assert r.inj.logs == []
 
 
+def test_a_straggler_under_a_service_slows_the_service_and_says_so() -> None:
+    """A service keeps serving when a GPU dies, but waits for a slow one at every step: its
+    step time rises, and the truth names it among what the fault affects."""
+    lay = Layout.of(Topology(*generate_fleet(FleetShape(gpus=64, seed=0))))
+    services = [j for j in range(lay.count("job")) if not lay.job_sync[j]]
+    assert services  # this small fleet runs one
+    gpu = lay.ids("gpu")[int(np.flatnonzero(lay.gpu_job == services[0])[0])]
+    r = run(lay, "straggler", gpu)
+    step = r.series("job_step_time_seconds", job_of(lay, gpu))
+    assert np.nanmedian(step[at(ONSET) :]) > 1.1 * np.nanmedian(step[: at(ONSET - 3600) + 30])
+    assert job_of(lay, gpu) in r.truth.affected
+
+
 # --- fabric ---------------------------------------------------------------------------------
 
 

@@ -114,3 +114,28 @@ def test_fault_list_names_every_kind() -> None:
     kinds = json.loads(result.stdout)["faults"]
     assert {"gpu_memory", "gpu_off_bus", "pdu_loss", "cdu_flow_loss"} <= {k["kind"] for k in kinds}
     assert all(k["summary"] and k["source"] and k["weight"] > 0 for k in kinds)
+
+
+def test_a_drawn_kind_whose_parts_all_have_a_fault_is_drawn_again() -> None:
+    """Sixty faults drawn by the published mix in a 128-GPU fleet: kinds whose parts are few
+    (its one cooling unit, its few racks) run out and are drawn again among those left, so
+    every fault lands on a part of its own."""
+    from foreshock.sim.faults import FAULTS
+    from foreshock.sim.fleet import FleetShape, generate_fleet
+    from foreshock.sim.layout import Layout
+    from foreshock.sim.scenario import Scenario, plan_faults
+    from foreshock.topology import Topology
+
+    shape = FleetShape(gpus=128, seed=1)
+    topo = Topology(*generate_fleet(shape))
+    faults = [i.truth for i in plan_faults(Scenario(shape, fault_count=60), Layout.of(topo))]
+    assert len(faults) == 60
+    assert len({t.root for t in faults}) == 60
+    for kind in {t.kind for t in faults}:
+        parts = sum(int(topo.kind_mask(k).sum()) for k in FAULTS[kind].root_kinds)
+        assert sum(t.kind == kind for t in faults) <= parts
+    scarce = [
+        k for k, f in FAULTS.items() if sum(int(topo.kind_mask(r).sum()) for r in f.root_kinds) == 1
+    ]
+    assert scarce
+    assert any(t.kind in scarce for t in faults)  # a one-part kind was drawn

@@ -71,16 +71,29 @@ def plan_faults(scenario: Scenario, layout: Layout) -> list[Injection]:
     span = scenario.end - scenario.start
     injections: list[Injection] = []
     taken: set[str] = set()
-    for n, kind in enumerate(kinds):
-        fault = FAULTS[kind]
-        candidates = sorted(
+
+    def free(kind: str) -> list[str]:
+        return sorted(
             e
-            for k in fault.root_kinds
+            for k in FAULTS[kind].root_kinds
             for e in topo.ids_at(np.flatnonzero(topo.kind_mask(k)).tolist())
             if e not in taken
         )
+
+    for n, kind in enumerate(kinds):
+        candidates = free(kind)
+        if not candidates and scenario.faults is None:
+            # A drawn kind whose every part already has a fault (a small fleet's one cooling
+            # unit): draw again, by the same weights, among the kinds that still have a part.
+            left = [k for k in sorted(usable) if free(k)]
+            if not left:
+                break
+            p = np.array([usable[k].weight for k in left])
+            kind = str(rng.choice(left, p=p / p.sum()))
+            candidates = free(kind)
         if not candidates:
             raise ValueError(f"every part that can suffer {kind} already has a fault")
+        fault = FAULTS[kind]
         root = candidates[int(rng.integers(len(candidates)))]
         taken.add(root)
         # Onsets leave room before (for baselines) and after (for the cascade to show).

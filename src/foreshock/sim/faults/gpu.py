@@ -159,7 +159,10 @@ class Straggler(FaultKind):
                 )
             s.combine("gpu.clock_factor", row, onset, end, slow, np.minimum)
 
-        affected = tuple(sorted([root, *ctx.jobs_of_gpus([row])]))
+        # Every step of whatever runs on the GPU waits for it: an inference service's
+        # tensor-parallel step as well as a training job's (physics: a job's speed is its
+        # slowest GPU's), so a service on it is affected too, unlike when a GPU dies.
+        affected = tuple(sorted([root, *ctx.jobs_of_gpus([row], sync_only=False)]))
         return Injection(
             self.truth(ctx, root, onset, end, affected, pre, clock_factor=round(slow, 3)),
             effect,
