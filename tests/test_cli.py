@@ -100,3 +100,30 @@ def test_eval_detect_sim_scores_a_small_fleet_of_the_shape_asked_for() -> None:
     assert doc["fault_free_cases"] == 1
     assert "recall_fleet_mix" in doc
     assert "fleet_mix_unmeasured" in doc
+
+
+def test_eval_detect_sim_scores_generated_scenarios_from_a_folder(tmp_path: Path) -> None:
+    gen = ["sim", "generate", "--gpus", "16", "--hours", "1", "--seed", "2"]
+    for name, extra in (("one", ["--faults", "gpu_memory"]), ("two", [])):
+        done = runner.invoke(app, [*gen, *extra, "--out", str(tmp_path / "set" / name)])
+        assert done.exit_code == 0, done.output
+    result = runner.invoke(
+        app, ["eval", "detect", "--dataset", "sim", "--path", str(tmp_path / "set"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["path"] == str(tmp_path / "set")
+    assert doc["cases"] + doc["fault_free_cases"] == 2
+    assert doc["faulty_gpu_hours"] + doc["fault_free_gpu_hours"] == 32.0
+
+
+def test_eval_detect_sim_refuses_a_folder_without_scenarios(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["eval", "detect", "--dataset", "sim", "--path", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no scenario at" in result.output
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "truth.json").write_text("{not json")
+    result = runner.invoke(app, ["eval", "detect", "--dataset", "sim", "--path", str(broken)])
+    assert result.exit_code == 1
+    assert "not JSON" in " ".join(result.output.split())

@@ -458,7 +458,13 @@ def eval_rca(
 @eval_app.command("detect")
 def eval_detect(
     dataset: Annotated[str, typer.Option(help="nab or sim.")],
-    path: Annotated[Path | None, typer.Option(help="The dataset's folder.")] = None,
+    path: Annotated[
+        Path | None,
+        typer.Option(
+            help="The dataset's folder. sim: scenarios already generated (`foreshock sim "
+            "generate` folders, or one), scored instead of simulating new ones."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="sim: first seed of the scenarios.")] = 0,
     cases: Annotated[int, typer.Option(min=1, help="sim: faulty (and fault-free) cases.")] = 12,
     gpus: Annotated[int, typer.Option(min=8, help="sim: GPUs per fleet.")] = 256,
@@ -473,7 +479,20 @@ def eval_detect(
     as_json: JsonFlag = False,
 ) -> None:
     """Score detection: NAB (all three profiles) or predictions on simulated fleets."""
-    if dataset == "sim":
+    if dataset == "sim" and path is not None:
+        from foreshock.eval.detect_sim import evaluate_folder
+
+        if not path.exists():
+            _fail(f"no scenarios at {path}")
+        with _progress(transient=True) as progress:
+            task = progress.add_task("detecting", total=None)
+            try:
+                result = evaluate_folder(
+                    path, progress=lambda d, t: progress.update(task, completed=d, total=t)
+                )
+            except (ValueError, KeyError, OSError) as e:
+                _fail(f"{path}: {e}" if isinstance(e, KeyError) else str(e))
+    elif dataset == "sim":
         from foreshock.eval.detect_sim import evaluate_sim
 
         if kind not in ("hgx", "nvl72"):

@@ -1,12 +1,25 @@
-"""The prediction scoring rules on hand-made truths and findings."""
+"""The prediction scoring rules on hand-made truths and findings, and scoring scenarios
+already generated."""
 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
-from foreshock.eval.detect_sim import CaseResult, fleet_mix_recall, score_case
+import pytest
+
+from foreshock.eval.detect_sim import (
+    CaseResult,
+    evaluate_folder,
+    fleet_mix_recall,
+    run_case,
+    score_case,
+    summarize,
+)
 from foreshock.model import Entity, Finding, Relation
 from foreshock.sim.faults import FAULTS, Truth
+from foreshock.sim.fleet import FleetShape
+from foreshock.sim.scenario import Scenario, simulate
 from foreshock.topology import Topology
 
 TOPO = Topology(
@@ -85,3 +98,35 @@ def test_fleet_mix_recall_weighs_each_kind_by_how_often_fleets_see_it() -> None:
     assert recall == round(mem / (mem + hang), 4)
     assert unmeasured == ["nvlink"]  # no fault scored it: left out of the estimate, and said
     assert fleet_mix_recall({}, ["nvlink"]) == (None, ["nvlink"])
+
+
+def test_truth_records_read_back_as_written() -> None:
+    t = Truth("f1", "nic_flap", "n1", 1000.0, 5000.5, 400.0, "link_failure", ("n1", "j"), False)
+    assert Truth.from_json(t.to_json()) == t
+    without = Truth("f2", "psu", "n1", 1000.0, 2000.0, None, None, ("n1",), True)
+    assert Truth.from_json(without.to_json()) == without
+
+
+def test_generated_scenarios_score_as_the_simulated_ones(tmp_path: Path) -> None:
+    """Folders written by `foreshock sim generate` (a held-out set) give the figures that
+    simulating the same scenarios in the evaluation gives."""
+    scenarios = {
+        "a-faulty": Scenario(
+            FleetShape(gpus=32, seed=3), hours=1.0, faults=("gpu_memory", "nic_flap"), seed=7
+        ),
+        "b-quiet": Scenario(FleetShape(gpus=32, seed=4), hours=1.0, faults=(), seed=8),
+    }
+    direct = []
+    for name, sc in scenarios.items():
+        simulate(sc, tmp_path / name)
+        direct.append(score_case(run_case(sc)))
+    result = evaluate_folder(tmp_path)
+    assert (result["cases"], result["fault_free_cases"]) == (1, 1)
+    assert result["faults_with_precursor"] + result["precursor_running_at_start"] == 2
+    expected = summarize(direct[:1], direct[1:], sorted(k for k, f in FAULTS.items() if f.predicts))
+    assert {k: v for k, v in result.items() if k in expected} == expected
+    assert result["faulty_gpu_hours"] == result["fault_free_gpu_hours"] == 32.0
+    one = evaluate_folder(tmp_path / "a-faulty")  # one scenario's folder is a set of one
+    assert (one["cases"], one["fault_free_cases"]) == (1, 0)
+    with pytest.raises(ValueError, match="no scenario at"):
+        evaluate_folder(tmp_path / "a-faulty" / "telemetry.parquet")

@@ -23,6 +23,7 @@ so that a run of a few minutes scores a few dozen faults with precursors.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -37,7 +38,8 @@ from foreshock.model import Finding
 from foreshock.sim.faults import FAULTS, Truth
 from foreshock.sim.fleet import FleetShape, generate_fleet
 from foreshock.sim.scenario import Scenario, simulate
-from foreshock.topology import Topology
+from foreshock.sim.timefmt import parse_time
+from foreshock.topology import Topology, load_topology
 
 LEAD = 600.0  # the issue asks for predictions 10 minutes or more ahead
 
@@ -141,6 +143,65 @@ def run_case(scenario: Scenario) -> CaseResult:
     )
 
 
+def case_from_folder(folder: Path) -> CaseResult:
+    """A scenario folder as `foreshock sim generate` writes it (topology.json, telemetry.*,
+    events.log, truth.json), detected as `foreshock detect` would over its files."""
+    try:
+        truth = json.loads((folder / "truth.json").read_text())
+    except ValueError as e:
+        raise ValueError(f"{folder / 'truth.json'}: not JSON ({e})") from e
+    topo = load_topology([folder / "topology.json"])
+    telemetry = sorted(folder.glob("telemetry.*"))
+    if not telemetry:
+        raise ValueError(f"{folder}: no telemetry file (telemetry.parquet or telemetry.csv)")
+    events = [folder / "events.log"] if (folder / "events.log").exists() else []
+    start, end = parse_time(truth["start"]), parse_time(truth["end"])
+    gpus = int(topo.kind_mask("gpu").sum())
+    return CaseResult(
+        [Truth.from_json(f) for f in truth.get("faults", [])],
+        detect_files(topo, telemetry, events),
+        gpus * (end - start) / 3600,
+        topo,
+        start,
+    )
+
+
+def scenario_folders(path: Path) -> list[Path]:
+    """`path` itself when it is one scenario, else the scenarios in it, by name."""
+    if (path / "truth.json").exists():
+        return [path]
+    found = (
+        sorted(p for p in path.iterdir() if (p / "truth.json").exists()) if path.is_dir() else []
+    )
+    if not found:
+        raise ValueError(f"no scenario at {path}: a folder with truth.json, or folders of them")
+    return found
+
+
+def evaluate_folder(
+    path: Path, progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
+    """The figures over scenarios already generated (a held-out set, say): those with faults
+    are scored for predictions, those without give the false-prediction rate; every fault
+    with a precursor counts, whatever its kind."""
+    folders = scenario_folders(path)
+    scored: list[dict[str, Any]] = []
+    quiet: list[dict[str, Any]] = []
+    for n, folder in enumerate(folders):
+        case = case_from_folder(folder)
+        (scored if case.faults else quiet).append(score_case(case))
+        if progress:
+            progress(n + 1, len(folders))
+    kinds = sorted(k for k, f in FAULTS.items() if f.predicts)
+    return {
+        "dataset": "sim",
+        "path": str(path),
+        "cases": len(scored),
+        "fault_free_cases": len(quiet),
+        **summarize(scored, quiet, kinds),
+    }
+
+
 def evaluate_sim(
     cases: int = 12,
     seed: int = 0,
@@ -198,21 +259,6 @@ def evaluate_sim(
         quiet.append(score_case(run_case(sc)))
         if progress:
             progress(cases + n + 1, total)
-    every: list[Hit] = [h for s in scored for h in s["hits"]]
-    hits = [h for h in every if not h.ongoing and not h.masked]
-    fair = [h for h in hits if h.lead >= LEAD]
-    by_kind: dict[str, Counter[str]] = {}
-    for h in hits:
-        c = by_kind.setdefault(h.kind, Counter())
-        c["faults"] += 1
-        c["predicted"] += int(h.predicted)
-        c["foreseeable"] += int(h.lead >= LEAD)
-        c["foreseeable_predicted"] += int(h.predicted and h.lead >= LEAD)
-    mixed, unmeasured = fleet_mix_recall(by_kind, foreseeable)
-    leads = [h.ahead for h in hits if h.predicted and h.ahead is not None]
-    quiet_hours = sum(s["gpu_hours"] for s in quiet)
-    false_quiet = sum(s["false"] for s in quiet)
-    predicted = sum(h.predicted for h in hits)
     return {
         "dataset": "sim",
         "cases": cases,
@@ -223,6 +269,31 @@ def evaluate_sim(
         "gpus": gpus,
         "fleet_kind": fleet_kind,
         "hours": hours,
+        **summarize(scored, quiet, foreseeable),
+    }
+
+
+def summarize(
+    scored: list[dict[str, Any]], quiet: list[dict[str, Any]], kinds: list[str]
+) -> dict[str, Any]:
+    """The figures over scored faulty and fault-free cases; `kinds` are those the fleet mix
+    re-weighting expects."""
+    every: list[Hit] = [h for s in scored for h in s["hits"]]
+    hits = [h for h in every if not h.ongoing and not h.masked]
+    fair = [h for h in hits if h.lead >= LEAD]
+    by_kind: dict[str, Counter[str]] = {}
+    for h in hits:
+        c = by_kind.setdefault(h.kind, Counter())
+        c["faults"] += 1
+        c["predicted"] += int(h.predicted)
+        c["foreseeable"] += int(h.lead >= LEAD)
+        c["foreseeable_predicted"] += int(h.predicted and h.lead >= LEAD)
+    mixed, unmeasured = fleet_mix_recall(by_kind, kinds)
+    leads = [h.ahead for h in hits if h.predicted and h.ahead is not None]
+    quiet_hours = sum(s["gpu_hours"] for s in quiet)
+    false_quiet = sum(s["false"] for s in quiet)
+    predicted = sum(h.predicted for h in hits)
+    return {
         "faults_with_precursor": len(hits),
         "predicted": predicted,
         "recall": round(predicted / len(hits), 4) if hits else None,
@@ -243,5 +314,6 @@ def evaluate_sim(
         if quiet_hours
         else None,
         "false_predictions_in_faulty_cases": sum(s["false"] for s in scored),
+        "faulty_gpu_hours": sum(s["gpu_hours"] for s in scored),
         "by_kind": {k: dict(v) for k, v in sorted(by_kind.items())},
     }

@@ -50,6 +50,25 @@ class Truth:
             "detail": self.detail,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Truth:
+        """A truth record as `to_json` wrote it (a scenario's truth.json)."""
+        from foreshock.sim.timefmt import parse_time
+
+        pre = data.get("precursor_start")
+        return cls(
+            id=str(data["id"]),
+            kind=str(data["kind"]),
+            root=str(data["root"]),
+            start=parse_time(data["start"]),
+            end=parse_time(data["end"]),
+            precursor_start=parse_time(pre) if pre else None,
+            predicts=data.get("predicts") if pre else None,
+            affected=tuple(data.get("affected", ())),
+            root_has_telemetry=bool(data.get("root_has_telemetry", True)),
+            detail=dict(data.get("detail") or {}),
+        )
+
 
 @dataclass
 class Injection:
