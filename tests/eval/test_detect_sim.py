@@ -130,3 +130,11 @@ def test_generated_scenarios_score_as_the_simulated_ones(tmp_path: Path) -> None
     assert (one["cases"], one["fault_free_cases"]) == (1, 0)
     with pytest.raises(ValueError, match="no scenario at"):
         evaluate_folder(tmp_path / "a-faulty" / "telemetry.parquet")
+
+
+def test_faults_running_from_the_start_count_in_the_short_scenario_figure() -> None:
+    running = case([truth(10_000, 600)], [prediction(9_000)])  # predicted, running at start
+    fresh = case([truth(10_000, 5_000)], [])  # missed
+    figures = summarize([running, fresh], [], ["gpu_memory"])
+    assert (figures["recall"], figures["predicted_of_those"]) == (0.0, 1)
+    assert figures["recall_with_running_at_start"] == 0.5

@@ -19,6 +19,10 @@ would see predicted. Kinds scored on no fault are left out of it and listed.
 
 Each faulty case injects several faults of distinct kinds (one kind in turn, the others drawn),
 so that a run of a few minutes scores a few dozen faults with precursors.
+
+Scenarios already generated (`foreshock sim generate` folders: a held-out set) are scored by the
+same rules from their truth.json (`evaluate_folder`); `recall_with_running_at_start` counts the
+faults whose precursor was already running too, as a set of one-hour scenarios needs.
 """
 
 from __future__ import annotations
@@ -279,7 +283,8 @@ def summarize(
     """The figures over scored faulty and fault-free cases; `kinds` are those the fleet mix
     re-weighting expects."""
     every: list[Hit] = [h for s in scored for h in s["hits"]]
-    hits = [h for h in every if not h.ongoing and not h.masked]
+    unmasked = [h for h in every if not h.masked]
+    hits = [h for h in unmasked if not h.ongoing]
     fair = [h for h in hits if h.lead >= LEAD]
     by_kind: dict[str, Counter[str]] = {}
     for h in hits:
@@ -306,6 +311,11 @@ def summarize(
         "fleet_mix_unmeasured": unmeasured,
         "precursor_running_at_start": sum(h.ongoing for h in every),
         "predicted_of_those": sum(h.predicted for h in every if h.ongoing),
+        # Every fault with a precursor, those already running at the start included: the
+        # figure for a set of short scenarios (an hour's data starts mid-precursor).
+        "recall_with_running_at_start": round(sum(h.predicted for h in unmasked) / len(unmasked), 4)
+        if unmasked
+        else None,
         "masked_by_earlier_failure": sum(h.masked and not h.ongoing for h in every),
         "median_lead_minutes": round(float(np.median(leads)) / 60, 1) if leads else None,
         "false_predictions_fault_free": false_quiet,
