@@ -490,8 +490,10 @@ def eval_detect(
                 result = evaluate_folder(
                     path, progress=lambda d, t: progress.update(task, completed=d, total=t)
                 )
-            except (ValueError, KeyError, OSError) as e:
-                _fail(f"{path}: {e}" if isinstance(e, KeyError) else str(e))
+            except KeyError as e:
+                _fail(f"{path}: a truth.json lacks the field {e}")
+            except (ValueError, OSError) as e:
+                _fail(str(e))
     elif dataset == "sim":
         from foreshock.eval.detect_sim import evaluate_sim
 
