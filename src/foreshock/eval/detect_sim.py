@@ -41,9 +41,9 @@ from foreshock.detect.run import detect_files
 from foreshock.model import Finding
 from foreshock.sim.faults import FAULTS, Truth
 from foreshock.sim.fleet import FleetShape, generate_fleet
-from foreshock.sim.scenario import Scenario, simulate
+from foreshock.sim.scenario import Scenario, read_inputs, simulate
 from foreshock.sim.timefmt import parse_time
-from foreshock.topology import Topology, load_topology
+from foreshock.topology import Topology
 
 LEAD = 600.0  # the issue asks for predictions 10 minutes or more ahead
 
@@ -154,11 +154,9 @@ def case_from_folder(folder: Path) -> CaseResult:
         truth = json.loads((folder / "truth.json").read_text())
     except ValueError as e:
         raise ValueError(f"{folder / 'truth.json'}: not JSON ({e})") from e
-    topo = load_topology([folder / "topology.json"])
-    telemetry = sorted(folder.glob("telemetry.*"))
+    topo, telemetry, events = read_inputs(folder)
     if not telemetry:
         raise ValueError(f"{folder}: no telemetry file (telemetry.parquet or telemetry.csv)")
-    events = [folder / "events.log"] if (folder / "events.log").exists() else []
     start, end = parse_time(truth["start"]), parse_time(truth["end"])
     gpus = int(topo.kind_mask("gpu").sum())
     return CaseResult(

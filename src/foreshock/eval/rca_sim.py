@@ -39,9 +39,9 @@ from foreshock.ingest.series import SeriesTable
 from foreshock.model import Alert, Finding
 from foreshock.sim.faults import FAULTS
 from foreshock.sim.fleet import FleetShape
-from foreshock.sim.scenario import Scenario, simulate
+from foreshock.sim.scenario import Scenario, read_inputs, simulate
 from foreshock.sim.timefmt import parse_time
-from foreshock.topology import Topology, load_topology
+from foreshock.topology import Topology
 
 WINDOW = 900.0
 SIZES = {"hgx": (128, 256, 512), "nvl72": (144, 288, 576)}
@@ -70,10 +70,8 @@ def diagnose_case(folder: Path) -> tuple[str, list[Cause], bool]:
     fault showed at all."""
     truth = json.loads((folder / "truth.json").read_text())
     fault = truth["faults"][0]
-    topo = load_topology([folder / "topology.json"])
+    topo, telemetry, events = read_inputs(folder)
     table = SeriesTable(topo)
-    telemetry = sorted(folder.glob("telemetry.*"))
-    events = [folder / "events.log"] if (folder / "events.log").exists() else []
     findings = detect_files(topo, telemetry, events, default_bank(table))
     mapper = EventResolver(topo, table).alert_mapper()
     alerts = parse_any(

@@ -17,7 +17,7 @@ from foreshock.sim.output import TelemetryWriter, write_events, write_json
 from foreshock.sim.physics import Physics
 from foreshock.sim.state import State
 from foreshock.sim.timefmt import rfc3339
-from foreshock.topology import Topology
+from foreshock.topology import Topology, load_topology
 
 START = 1_777_593_600.0  # 2026-05-01T00:00:00Z: a fixed start keeps runs reproducible
 CHUNK_SAMPLES = 30_000_000  # series × steps per chunk, to bound memory at any fleet size
@@ -171,3 +171,12 @@ def _truth_doc(scenario: Scenario, injections: Sequence[Injection]) -> dict[str,
         "fleet": {"kind": scenario.shape.kind, "gpus": scenario.shape.gpus},
         "faults": [i.truth.to_json() for i in injections],
     }
+
+
+def read_inputs(folder: Path) -> tuple[Topology, list[Path], list[Path]]:
+    """What `simulate` wrote into `folder` that a detector reads: the topology, the telemetry
+    files and the kernel log (none if it is missing)."""
+    topo = load_topology([folder / "topology.json"])
+    telemetry = sorted(folder.glob("telemetry.*"))
+    events = [folder / "events.log"] if (folder / "events.log").exists() else []
+    return topo, telemetry, events
