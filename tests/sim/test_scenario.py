@@ -139,3 +139,28 @@ def test_a_drawn_kind_whose_parts_all_have_a_fault_is_drawn_again() -> None:
     ]
     assert scarce
     assert any(t.kind in scarce for t in faults)  # a one-part kind was drawn
+
+
+def test_faults_start_only_where_their_kind_accepts() -> None:
+    """A straggler needs a job to slow: in a fleet with idle GPUs, every straggler lands on a
+    GPU that hosts one, and leaf and spine switch faults on switches of their tier."""
+    from foreshock.sim.faults import FAULTS
+    from foreshock.sim.fleet import FleetShape, generate_fleet
+    from foreshock.sim.layout import Layout
+    from foreshock.sim.scenario import Scenario, plan_faults
+    from foreshock.topology import Topology
+
+    shape = FleetShape(gpus=256, seed=7)  # a fleet with 32 idle GPUs
+    topo = Topology(*generate_fleet(shape))
+    gpus = topo.ids_at(topo.kind_mask("gpu").nonzero()[0].tolist())
+    idle = [g for g in gpus if not topo.children(g, "hosts")]
+    assert idle  # the fleet has GPUs with no job: the case under test
+    kinds = ("straggler", "leaf_switch", "spine_switch")
+    for seed in range(12):
+        planned = plan_faults(Scenario(shape, faults=kinds, seed=seed), Layout.of(topo))
+        for inj in planned:
+            t = inj.truth
+            assert FAULTS[t.kind].accepts(topo, t.root), (t.kind, t.root)
+            if t.kind == "straggler":
+                assert t.root not in idle
+                assert any(a.startswith("job-") for a in t.affected)

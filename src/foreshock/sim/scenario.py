@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from foreshock.sim.alerting import AlertEngine
-from foreshock.sim.faults import FAULTS, Context, Injection
+from foreshock.sim.faults import FAULTS, Context, FaultKind, Injection
 from foreshock.sim.fleet import FleetShape, generate_fleet, write_topology
 from foreshock.sim.layout import Layout
 from foreshock.sim.output import TelemetryWriter, write_events, write_json
@@ -49,10 +49,19 @@ class Result:
         return [i.truth.to_json() for i in self.injections]
 
 
+def fits(fault: FaultKind, topo: Topology) -> Iterator[str]:
+    """The entities `fault` can start from: of its root kinds, and accepted by it (a straggler
+    needs a job to slow)."""
+    for k in fault.root_kinds:
+        for e in topo.ids_at(np.flatnonzero(topo.kind_mask(k)).tolist()):
+            if fault.accepts(topo, e):
+                yield e
+
+
 def plan_faults(scenario: Scenario, layout: Layout) -> list[Injection]:
     rng = np.random.default_rng([scenario.seed, 3])
     topo = layout.topology
-    usable = {n: f for n, f in FAULTS.items() if any(topo.kind_mask(k).any() for k in f.root_kinds)}
+    usable = {n: f for n, f in FAULTS.items() if any(fits(f, topo))}
     if scenario.faults is not None:
         unknown = [k for k in scenario.faults if k not in FAULTS]
         if unknown:
@@ -73,12 +82,7 @@ def plan_faults(scenario: Scenario, layout: Layout) -> list[Injection]:
     taken: set[str] = set()
 
     def free(kind: str) -> list[str]:
-        return sorted(
-            e
-            for k in FAULTS[kind].root_kinds
-            for e in topo.ids_at(np.flatnonzero(topo.kind_mask(k)).tolist())
-            if e not in taken
-        )
+        return sorted(e for e in fits(FAULTS[kind], topo) if e not in taken)
 
     for n, kind in enumerate(kinds):
         candidates = free(kind)

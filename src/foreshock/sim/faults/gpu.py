@@ -6,6 +6,7 @@ import numpy as np
 
 from foreshock.sim.faults.base import DAY, HOUR, Context, FaultKind, Injection, ramp
 from foreshock.sim.state import Bump, LogLine, State, Xid
+from foreshock.topology import Topology
 
 
 def _job_of(ctx: Context, gpu: str) -> list[str]:
@@ -137,6 +138,11 @@ class Straggler(FaultKind):
     )
     predicts = "job_straggler"
     precursor_probability = 0.3  # engineering assumption: a slow drift before the drop
+
+    def accepts(self, topo: Topology, root: str) -> bool:
+        # A slow GPU with nothing on it slows no one and shows nothing (an idle GPU's clock
+        # stays at idle): it only becomes a straggler once a job lands on it.
+        return super().accepts(topo, root) and bool(topo.children(root, "hosts"))
 
     def plan(self, ctx: Context, root: str, onset: float) -> Injection:
         row = int(ctx.rows("gpu", [root])[0])
