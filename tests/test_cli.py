@@ -127,3 +127,19 @@ def test_eval_detect_sim_refuses_a_folder_without_scenarios(tmp_path: Path) -> N
     result = runner.invoke(app, ["eval", "detect", "--dataset", "sim", "--path", str(broken)])
     assert result.exit_code == 1
     assert "not JSON" in " ".join(result.output.split())
+
+
+def test_eval_rca_sim_diagnoses_generated_scenarios_from_a_folder(tmp_path: Path) -> None:
+    gen = ["sim", "generate", "--gpus", "64", "--hours", "1.5", "--seed", "4"]
+    for name, kind in (("a", "cdu_flow_loss"), ("b", "gpu_memory")):
+        done = runner.invoke(app, [*gen, "--faults", kind, "--out", str(tmp_path / "set" / name)])
+        assert done.exit_code == 0, done.output
+    args = ["eval", "rca", "--dataset", "sim", "--path", str(tmp_path / "set"), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert (doc["scenarios"], doc["cases"] + doc["skipped"]) == (2, 2)
+    assert 0.0 <= doc["ac1"] <= doc["ac3"] <= 1.0
+    missing = runner.invoke(app, ["eval", "rca", "--dataset", "sim", "--path", str(tmp_path)])
+    assert missing.exit_code == 1
+    assert "no scenario at" in missing.output

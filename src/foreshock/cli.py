@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -409,10 +410,32 @@ def _dataset_path(name: str, path: Path | None) -> Path:
     return (root / name).resolve()
 
 
+def _score_scenarios(
+    evaluate: Callable[..., dict[str, Any]], path: Path, doing: str
+) -> dict[str, Any]:
+    """Figures over scenarios already generated at `path`, or a clear error for a bad folder."""
+    if not path.exists():
+        _fail(f"no scenarios at {path}")
+    with _progress(transient=True) as progress:
+        task = progress.add_task(doing, total=None)
+        try:
+            return evaluate(path, progress=lambda d, t: progress.update(task, completed=d, total=t))
+        except KeyError as e:
+            _fail(f"{path}: a truth.json lacks the field {e}")
+        except (ValueError, OSError) as e:
+            _fail(str(e))
+
+
 @eval_app.command("rca")
 def eval_rca(
     dataset: Annotated[str, typer.Option(help="sim, petshop or rcd-sockshop.")],
-    path: Annotated[Path | None, typer.Option(help="The dataset's folder.")] = None,
+    path: Annotated[
+        Path | None,
+        typer.Option(
+            help="The dataset's folder. sim: scenarios already generated (`foreshock sim "
+            "generate` folders, or one), every fault of each diagnosed at its onset."
+        ),
+    ] = None,
     split: Annotated[
         str, typer.Option(help="petshop: train, test or all (rcd-sockshop has no split).")
     ] = "all",
@@ -421,7 +444,11 @@ def eval_rca(
     as_json: JsonFlag = False,
 ) -> None:
     """Score root-cause ranking: AC@1, AC@3 and Avg@5, per group."""
-    if dataset == "sim":
+    if dataset == "sim" and path is not None:
+        from foreshock.eval.rca_sim import evaluate_rca_folder
+
+        result = _score_scenarios(evaluate_rca_folder, path, "diagnosing")
+    elif dataset == "sim":
         from foreshock.eval.rca_sim import evaluate_rca_sim
 
         with _progress(transient=True) as progress:
@@ -482,18 +509,7 @@ def eval_detect(
     if dataset == "sim" and path is not None:
         from foreshock.eval.detect_sim import evaluate_folder
 
-        if not path.exists():
-            _fail(f"no scenarios at {path}")
-        with _progress(transient=True) as progress:
-            task = progress.add_task("detecting", total=None)
-            try:
-                result = evaluate_folder(
-                    path, progress=lambda d, t: progress.update(task, completed=d, total=t)
-                )
-            except KeyError as e:
-                _fail(f"{path}: a truth.json lacks the field {e}")
-            except (ValueError, OSError) as e:
-                _fail(str(e))
+        result = _score_scenarios(evaluate_folder, path, "detecting")
     elif dataset == "sim":
         from foreshock.eval.detect_sim import evaluate_sim
 

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from foreshock.diagnose.rank import Cause
-from foreshock.eval.rca_sim import Case, evaluate_rca_sim, figures, rank_of, scenario_for
+from foreshock.eval.rca_sim import (
+    Case,
+    diagnose_folder,
+    evaluate_rca_folder,
+    evaluate_rca_sim,
+    figures,
+    rank_of,
+    scenario_for,
+)
+from foreshock.sim.fleet import FleetShape
+from foreshock.sim.scenario import Scenario, simulate
 
 
 def test_scenarios_cycle_kinds_shapes_and_sizes() -> None:
@@ -45,3 +56,33 @@ def test_a_small_run_diagnoses_real_scenarios() -> None:
     assert set(doc) >= {"ac1", "ac3", "avg5", "groups", "skipped_by_kind"}
     # bad_cable, cdu_flow_loss and gpu_memory all show; at least one is found in the top 3.
     assert doc["ac3"] > 0
+
+
+def test_generated_folders_score_as_the_simulated_run(tmp_path: Path) -> None:
+    """The same scenarios, generated first and read back from their folders, give exactly
+    the figures of simulating them."""
+    n = 3
+    for k in range(n):
+        sc = scenario_for(k)
+        small = Scenario(
+            FleetShape(gpus=64, seed=sc.shape.seed, kind=sc.shape.kind),
+            hours=sc.hours,
+            faults=sc.faults,
+            seed=sc.seed,
+        )
+        simulate(small, tmp_path / f"case{k}")
+    from_folders = evaluate_rca_folder(tmp_path)
+    simulated = evaluate_rca_sim(cases=n, gpus=64)
+    assert from_folders["scenarios"] == n
+    assert from_folders["path"] == str(tmp_path)
+    for key in ("cases", "skipped", "ac1", "ac3", "avg5", "groups", "skipped_by_kind"):
+        assert from_folders[key] == simulated[key], key
+
+
+def test_every_fault_of_a_scenario_is_diagnosed(tmp_path: Path) -> None:
+    faults = ("gpu_memory", "cdu_flow_loss")
+    simulate(Scenario(FleetShape(gpus=64, seed=3), hours=1.5, faults=faults, seed=5), tmp_path)
+    diagnosed = diagnose_folder(tmp_path)
+    assert sorted(f["kind"] for f, _, _ in diagnosed) == sorted(faults)
+    doc = evaluate_rca_folder(tmp_path)
+    assert doc["cases"] + doc["skipped"] == 2

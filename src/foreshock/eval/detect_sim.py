@@ -41,7 +41,7 @@ from foreshock.detect.run import detect_files
 from foreshock.model import Finding
 from foreshock.sim.faults import FAULTS, Truth
 from foreshock.sim.fleet import FleetShape, generate_fleet
-from foreshock.sim.scenario import Scenario, read_inputs, simulate
+from foreshock.sim.scenario import Scenario, read_inputs, scenario_folders, simulate
 from foreshock.sim.timefmt import parse_time
 from foreshock.topology import Topology
 
@@ -166,18 +166,6 @@ def case_from_folder(folder: Path) -> CaseResult:
         topo,
         start,
     )
-
-
-def scenario_folders(path: Path) -> list[Path]:
-    """`path` itself when it is one scenario, else the scenarios in it, by name."""
-    if (path / "truth.json").exists():
-        return [path]
-    found = (
-        sorted(p for p in path.iterdir() if (p / "truth.json").exists()) if path.is_dir() else []
-    )
-    if not found:
-        raise ValueError(f"no scenario at {path}: a folder with truth.json, or folders of them")
-    return found
 
 
 def evaluate_folder(

@@ -9,6 +9,9 @@ switch whose traffic reroutes, a room-cooling dip the alarms never see) cannot b
 and is counted as skipped, by kind. AC@k is the share of the rest whose root is among the
 first k causes; a cause reported with alternatives it cannot be told apart from (eight power
 shelves of one rack) counts when the root is one of them.
+
+Scenarios already generated (`foreshock sim generate` folders: a held-out set) are scored by the
+same rules (`evaluate_rca_folder`), every fault of each diagnosed at its own onset.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from foreshock.ingest.series import SeriesTable
 from foreshock.model import Alert, Finding
 from foreshock.sim.faults import FAULTS
 from foreshock.sim.fleet import FleetShape
-from foreshock.sim.scenario import Scenario, read_inputs, simulate
+from foreshock.sim.scenario import Scenario, read_inputs, scenario_folders, simulate
 from foreshock.sim.timefmt import parse_time
 from foreshock.topology import Topology
 
@@ -65,20 +68,29 @@ def scenario_for(n: int, seed: int = 0) -> Scenario:
     return Scenario(fleet, hours=1.5, faults=(kind,), seed=seed * 1000 + 7000 + n)
 
 
-def diagnose_case(folder: Path) -> tuple[str, list[Cause], bool]:
-    """Diagnose a generated scenario folder: its fault kind, the causes, and whether the
-    fault showed at all."""
-    truth = json.loads((folder / "truth.json").read_text())
-    fault = truth["faults"][0]
+def diagnose_folder(folder: Path) -> list[tuple[dict[str, Any], list[Cause], bool]]:
+    """Diagnose each fault of a generated scenario folder, as `foreshock rca --at` its onset
+    would: the fault's truth record, the causes, and whether the fault showed at all. The
+    telemetry is detected once for all of them."""
+    try:
+        truth = json.loads((folder / "truth.json").read_text())
+    except ValueError as e:
+        raise ValueError(f"{folder / 'truth.json'}: not JSON ({e})") from e
     topo, telemetry, events = read_inputs(folder)
+    if not telemetry:
+        raise ValueError(f"{folder}: no telemetry file (telemetry.parquet or telemetry.csv)")
+    if not (folder / "alerts.json").exists():
+        raise ValueError(f"{folder}: no alerts.json")
     table = SeriesTable(topo)
     findings = detect_files(topo, telemetry, events, default_bank(table))
     mapper = EventResolver(topo, table).alert_mapper()
     alerts = parse_any(
         json.loads((folder / "alerts.json").read_text()), mapper, now=parse_time(truth["end"])
     )
-    causes, shown = rank_fault(topo, table, alerts, findings, fault)
-    return fault["kind"], causes, shown
+    return [
+        (fault, *rank_fault(topo, table, alerts, findings, fault))
+        for fault in truth.get("faults", [])
+    ]
 
 
 def rank_fault(
@@ -150,15 +162,38 @@ def evaluate_rca_sim(
             )
         with tempfile.TemporaryDirectory() as tmp:
             simulate(scenario, Path(tmp))
-            truth = json.loads((Path(tmp) / "truth.json").read_text())["faults"][0]
-            kind, causes, shown = diagnose_case(Path(tmp))
-        if not shown:
-            skipped[kind] += 1
-        else:
-            results.append(Case(kind, rank_of(truth["root"], causes), len(causes)))
+            score(diagnose_folder(Path(tmp)), results, skipped)
         if progress:
             progress(n + 1, cases)
     return figures("sim", results, skipped)
+
+
+def evaluate_rca_folder(
+    path: Path, progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
+    """The figures over scenarios already generated (`foreshock sim generate` folders, one or a
+    folder of them: a held-out set): every fault of each is diagnosed at its onset."""
+    folders = scenario_folders(path)
+    results: list[Case] = []
+    skipped: Counter[str] = Counter()
+    for n, folder in enumerate(folders):
+        score(diagnose_folder(folder), results, skipped)
+        if progress:
+            progress(n + 1, len(folders))
+    return {**figures("sim", results, skipped), "path": str(path), "scenarios": len(folders)}
+
+
+def score(
+    diagnosed: list[tuple[dict[str, Any], list[Cause], bool]],
+    results: list[Case],
+    skipped: Counter[str],
+) -> None:
+    """A fault that showed nowhere is skipped, by kind; the others are ranked."""
+    for fault, causes, shown in diagnosed:
+        if not shown:
+            skipped[fault["kind"]] += 1
+        else:
+            results.append(Case(fault["kind"], rank_of(fault["root"], causes), len(causes)))
 
 
 def figures(dataset: str, results: list[Case], skipped: Counter[str]) -> dict[str, Any]:

@@ -184,3 +184,15 @@ def read_inputs(folder: Path) -> tuple[Topology, list[Path], list[Path]]:
     telemetry = sorted(folder.glob("telemetry.*"))
     events = [folder / "events.log"] if (folder / "events.log").exists() else []
     return topo, telemetry, events
+
+
+def scenario_folders(path: Path) -> list[Path]:
+    """`path` itself when it is one scenario, else the scenarios in it, by name."""
+    if (path / "truth.json").exists():
+        return [path]
+    found = (
+        sorted(p for p in path.iterdir() if (p / "truth.json").exists()) if path.is_dir() else []
+    )
+    if not found:
+        raise ValueError(f"no scenario at {path}: a folder with truth.json, or folders of them")
+    return found
