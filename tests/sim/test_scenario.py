@@ -164,3 +164,9 @@ def test_faults_start_only_where_their_kind_accepts() -> None:
             if t.kind == "straggler":
                 assert t.root not in idle
                 assert any(a.startswith("job-") for a in t.affected)
+
+
+def test_a_fault_count_of_zero_gives_a_fault_free_scenario(tmp_path: Path) -> None:
+    out = generate(tmp_path / "quiet", "--fault-count", "0")
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["faults"] == []

@@ -73,7 +73,9 @@ def plan_faults(scenario: Scenario, layout: Layout) -> list[Injection]:
             raise ValueError(f"this fleet has nothing that can suffer: {', '.join(missing)}")
         kinds = list(scenario.faults)
     else:
-        count = scenario.fault_count or max(1, round(scenario.hours * 2))
+        count = scenario.fault_count
+        if count is None:
+            count = max(1, round(scenario.hours * 2))
         names = sorted(usable)
         weights = np.array([usable[n].weight for n in names])
         kinds = [str(k) for k in rng.choice(names, size=count, p=weights / weights.sum())]
