@@ -23,7 +23,7 @@ from foreshock.sim.faults import FAULTS, Context, Injection
 from foreshock.sim.fleet import FleetShape, generate_fleet
 from foreshock.sim.layout import Layout
 from foreshock.sim.physics import Physics
-from foreshock.sim.scenario import state_for
+from foreshock.sim.scenario import fits, state_for
 from foreshock.sim.state import Array, LogLine
 from foreshock.topology import Topology
 
@@ -65,12 +65,7 @@ class LiveFleet:
         return float(self.rng.exponential(self.config.fault_every))
 
     def _roots(self, kind: str) -> list[str]:
-        topo = self.topology
-        return [
-            e
-            for k in FAULTS[kind].root_kinds
-            for e in topo.ids_at(np.flatnonzero(topo.kind_mask(k)).tolist())
-        ]
+        return list(fits(FAULTS[kind], self.topology))
 
     def inject(self, kind: str, root: str | None = None, delay: float | None = None) -> Injection:
         """Plan a fault now; it fails `delay` simulated seconds from now (default 30-120 s)."""
