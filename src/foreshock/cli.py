@@ -710,7 +710,8 @@ def sim_generate(
         typer.Option(help="Comma-separated fault kinds, or 'random' for the published mix."),
     ] = "random",
     fault_count: Annotated[
-        int | None, typer.Option(min=0, help="With random: how many (default 2 per hour; 0: a fault-free fleet).")
+        int | None,
+        typer.Option(min=0, help="With random: how many (default 2 per hour; 0: none)."),
     ] = None,
     interval: Annotated[float, typer.Option(min=1, help="Seconds between samples.")] = 10.0,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv (gzip).")] = "parquet",

@@ -41,7 +41,7 @@ from foreshock.detect.run import detect_files
 from foreshock.model import Finding
 from foreshock.sim.faults import FAULTS, Truth
 from foreshock.sim.fleet import FleetShape, generate_fleet
-from foreshock.sim.scenario import Scenario, read_inputs, scenario_folders, simulate
+from foreshock.sim.scenario import Scenario, fits, read_inputs, scenario_folders, simulate
 from foreshock.sim.timefmt import parse_time
 from foreshock.topology import Topology
 
@@ -216,9 +216,7 @@ def evaluate_sim(
     foreseeable = sorted(
         k
         for k, f in FAULTS.items()
-        if f.predicts
-        and f.root_kinds != ("power_shelf",)
-        and any(topo.kind_mask(r).any() for r in f.root_kinds)
+        if f.predicts and f.root_kinds != ("power_shelf",) and any(fits(f, topo))
     )
     quiet_cases = cases if quiet_cases is None else quiet_cases
     scored = []
