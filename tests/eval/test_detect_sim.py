@@ -138,3 +138,6 @@ def test_faults_running_from_the_start_count_in_the_short_scenario_figure() -> N
     figures = summarize([running, fresh], [], ["gpu_memory"])
     assert (figures["recall"], figures["predicted_of_those"]) == (0.0, 1)
     assert figures["recall_with_running_at_start"] == 0.5
+    kind = figures["by_kind"]["gpu_memory"]
+    assert (kind["faults"], kind["predicted"]) == (1, 0)
+    assert (kind["running_at_start"], kind["running_at_start_predicted"]) == (1, 1)

@@ -277,6 +277,11 @@ def summarize(
         c["predicted"] += int(h.predicted)
         c["foreseeable"] += int(h.lead >= LEAD)
         c["foreseeable_predicted"] += int(h.predicted and h.lead >= LEAD)
+    for h in unmasked:  # apart, so a set of one-hour scenarios still shows each kind
+        if h.ongoing:
+            c = by_kind.setdefault(h.kind, Counter())
+            c["running_at_start"] += 1
+            c["running_at_start_predicted"] += int(h.predicted)
     mixed, unmeasured = fleet_mix_recall(by_kind, kinds)
     leads = [h.ahead for h in hits if h.predicted and h.ahead is not None]
     quiet_hours = sum(s["gpu_hours"] for s in quiet)
