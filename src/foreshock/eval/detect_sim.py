@@ -27,7 +27,6 @@ faults whose precursor was already running too, as a set of one-hour scenarios n
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -41,7 +40,7 @@ from foreshock.detect.run import detect_files
 from foreshock.model import Finding
 from foreshock.sim.faults import FAULTS, Truth
 from foreshock.sim.fleet import FleetShape, generate_fleet
-from foreshock.sim.scenario import Scenario, fits, read_inputs, scenario_folders, simulate
+from foreshock.sim.scenario import Scenario, fits, read_scenario, scenario_folders, simulate
 from foreshock.sim.timefmt import parse_time
 from foreshock.topology import Topology
 
@@ -150,13 +149,7 @@ def run_case(scenario: Scenario) -> CaseResult:
 def case_from_folder(folder: Path) -> CaseResult:
     """A scenario folder as `foreshock sim generate` writes it (topology.json, telemetry.*,
     events.log, truth.json), detected as `foreshock detect` would over its files."""
-    try:
-        truth = json.loads((folder / "truth.json").read_text())
-    except ValueError as e:
-        raise ValueError(f"{folder / 'truth.json'}: not JSON ({e})") from e
-    topo, telemetry, events = read_inputs(folder)
-    if not telemetry:
-        raise ValueError(f"{folder}: no telemetry file (telemetry.parquet or telemetry.csv)")
+    truth, topo, telemetry, events = read_scenario(folder)
     start, end = parse_time(truth["start"]), parse_time(truth["end"])
     gpus = int(topo.kind_mask("gpu").sum())
     return CaseResult(

@@ -42,7 +42,7 @@ from foreshock.ingest.series import SeriesTable
 from foreshock.model import Alert, Finding
 from foreshock.sim.faults import FAULTS
 from foreshock.sim.fleet import FleetShape
-from foreshock.sim.scenario import Scenario, read_inputs, scenario_folders, simulate
+from foreshock.sim.scenario import Scenario, read_scenario, scenario_folders, simulate
 from foreshock.sim.timefmt import parse_time
 from foreshock.topology import Topology
 
@@ -72,13 +72,7 @@ def diagnose_folder(folder: Path) -> list[tuple[dict[str, Any], list[Cause], boo
     """Diagnose each fault of a generated scenario folder, as `foreshock rca --at` its onset
     would: the fault's truth record, the causes, and whether the fault showed at all. The
     telemetry is detected once for all of them."""
-    try:
-        truth = json.loads((folder / "truth.json").read_text())
-    except ValueError as e:
-        raise ValueError(f"{folder / 'truth.json'}: not JSON ({e})") from e
-    topo, telemetry, events = read_inputs(folder)
-    if not telemetry:
-        raise ValueError(f"{folder}: no telemetry file (telemetry.parquet or telemetry.csv)")
+    truth, topo, telemetry, events = read_scenario(folder)
     if not (folder / "alerts.json").exists():
         raise ValueError(f"{folder}: no alerts.json")
     table = SeriesTable(topo)

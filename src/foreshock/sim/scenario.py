@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,13 +180,20 @@ def _truth_doc(scenario: Scenario, injections: Sequence[Injection]) -> dict[str,
     }
 
 
-def read_inputs(folder: Path) -> tuple[Topology, list[Path], list[Path]]:
-    """What `simulate` wrote into `folder` that a detector reads: the topology, the telemetry
-    files and the kernel log (none if it is missing)."""
+def read_scenario(folder: Path) -> tuple[dict[str, Any], Topology, list[Path], list[Path]]:
+    """What `simulate` wrote into `folder`, for a scorer: the truth record, the topology, the
+    telemetry files and the kernel log (none if it is missing). A truth.json that is not JSON
+    or a folder without telemetry is refused with a message that names it."""
+    try:
+        truth = json.loads((folder / "truth.json").read_text())
+    except ValueError as e:
+        raise ValueError(f"{folder / 'truth.json'}: not JSON ({e})") from e
     topo = load_topology([folder / "topology.json"])
     telemetry = sorted(folder.glob("telemetry.*"))
+    if not telemetry:
+        raise ValueError(f"{folder}: no telemetry file (telemetry.parquet or telemetry.csv)")
     events = [folder / "events.log"] if (folder / "events.log").exists() else []
-    return topo, telemetry, events
+    return truth, topo, telemetry, events
 
 
 def scenario_folders(path: Path) -> list[Path]:
